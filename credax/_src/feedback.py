@@ -1,0 +1,458 @@
+"""The feedback-path family: rules that replace backprop's transposed forward weights ``W_lᵀ``
+on the backward path.
+
+Backprop sends the error at layer ``l``'s pre-activation, ``δ_l``, to the layer below as
+``δ_{l-1} = (W_lᵀ δ_l) ⊙ σ'(a_{l-1})``. The rules here change only that transport:
+
+- feedback alignment: a fixed random ``B_l`` in place of ``W_l``;
+- sign symmetry: ``B_l`` shares the sign of ``W_l``, with uniform or random magnitudes;
+- Kolen-Pollack and weight mirror: ``B_l`` learns, by its own local rule, to approach ``W_l``;
+- direct feedback alignment: every hidden layer receives the output error ``e`` through its own
+  fixed ``B_l`` instead of the error of the layer above.
+
+Each weight update is then the usual local product of the error a layer receives and its input,
+so with ``B_l = W_l`` (and for the output layer always) it equals backprop's.
+
+Shapes: for feedback-path rules ``B_l`` has the shape of ``W_l`` (``(out, in)`` for a dense
+layer, ``(out_c, in_c, kh, kw)`` for a convolution), and the backward pass uses ``B_lᵀ`` where
+backprop uses ``W_lᵀ``. The first layer's ``B`` is carried for uniformity but never used: nothing
+lies below it. Updates have the sign of a gradient.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from credax._src.layers import Feedback, attach, detach, find_layers
+from credax._src.rule import LearningRule, Loss, check_batch, check_loss, check_positive, forward
+
+Init = Callable[[jax.Array, tuple[int, ...], jnp.dtype], jax.Array]
+
+
+def glorot_uniform(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+    """Glorot-uniform draw, the default for feedback matrices (as for forward weights).
+
+    For a matrix of shape ``(out, in, *kernel)``, bound ``sqrt(6 / (fan_in + fan_out))`` with
+    ``fan_in = in·prod(kernel)`` and ``fan_out = out·prod(kernel)``.
+    """
+    bound = math.sqrt(6.0 / sum(_fans(shape)))
+    return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+
+def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
+    receptive = math.prod(shape[2:]) if len(shape) > 2 else 1
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def _glorot_std(shape: tuple[int, ...]) -> float:
+    return math.sqrt(2.0 / sum(_fans(shape)))
+
+
+def _weights(params) -> list[jax.Array]:
+    return [layer.weight for layer in find_layers(params)]
+
+
+def _draw(key: jax.Array, weights: Sequence[jax.Array], init: Init, scale: float) -> tuple:
+    keys = jax.random.split(key, len(weights))
+    return tuple(scale * init(k, w.shape, w.dtype) for k, w in zip(keys, weights))
+
+
+def feedback_gradients(loss: Loss, params, matrices: Sequence[jax.Array], batch) -> tuple:
+    """Updates of a feedback-path rule whose ``l``-th layer sends errors down through
+    ``matrices[l]`` (each the shape of that layer's weight). Returns ``(updates, loss_value)``."""
+    x, y = check_batch(params, batch)
+    model = attach(params, [Feedback(matrix=m) for m in matrices])
+    value, grads = jax.value_and_grad(lambda p: loss(forward(p, x), y))(model)
+    return detach(grads), value
+
+
+def _check_matrices(params, feedback: Sequence[jax.Array]) -> None:
+    weights = _weights(params)
+    if len(feedback) != len(weights) or any(
+        b.shape != w.shape for b, w in zip(feedback, weights)
+    ):
+        raise ValueError(
+            "feedback matrices must match the layers' weights: expected shapes "
+            f"{[w.shape for w in weights]}, got {[getattr(b, 'shape', None) for b in feedback]}"
+        )
+
+
+class FeedbackAlignmentState(NamedTuple):
+    """State of feedback alignment.
+
+    Attributes:
+        feedback: ``B_l`` per layer, each the shape of ``W_l``.
+    """
+
+    feedback: tuple
+
+
+def feedback_alignment(
+    loss: Loss, *, feedback_init: Init = glorot_uniform, scale: float = 1.0
+) -> LearningRule:
+    """Feedback alignment: a fixed random matrix carries errors backward.
+
+    ``δ_{l-1} = (B_lᵀ δ_l) ⊙ σ'(a_{l-1})`` with ``B_l`` drawn once and kept fixed, and
+    ``ΔW_l ∝ -δ_l h_{l-1}ᵀ`` (Lillicrap et al. 2016, where the backward matrix is written ``B``
+    and the hidden update is ``Δh ∝ B e``). The forward weights come to align with ``B`` so that
+    the updates fall within 90° of backprop's.
+
+    Args:
+        loss: ``loss(outputs, y) -> scalar``.
+        feedback_init: ``init(key, shape, dtype)`` drawing each ``B_l`` (default Glorot uniform,
+            the distribution of the forward weights).
+        scale: a factor on every ``B_l``.
+
+    Returns:
+        A ``LearningRule`` with state ``FeedbackAlignmentState``. Updates have a gradient's
+        sign; the output layer's equals backprop's.
+
+    Examples:
+        >>> import jax, jax.numpy as jnp, optax, credax
+        >>> net = credax.nets.mlp([3, 8, 2], activation=jnp.tanh, key=jax.random.key(0))
+        >>> rule = credax.feedback_alignment(credax.losses.mse)
+        >>> state = rule.init(jax.random.key(1), net)
+        >>> g, state = rule.update(net, state, (jnp.ones((4, 3)), jnp.zeros((4, 2))))
+        >>> opt = optax.sgd(0.1); u, _ = opt.update(g, opt.init(net))
+        >>> net = optax.apply_updates(net, u)
+
+    References:
+        Lillicrap, Cownden, Tweed & Akerman (2016). Random synaptic feedback weights support
+        error backpropagation for deep learning. Nature Communications 7, 13276.
+    """
+    loss = check_loss(loss)
+    scale = check_positive("scale", scale)
+    if not callable(feedback_init):
+        raise TypeError(f"expected feedback_init(key, shape, dtype), got {feedback_init!r}")
+
+    def init(key, params):
+        return FeedbackAlignmentState(_draw(key, _weights(params), feedback_init, scale))
+
+    def update(params, state, batch):
+        _check_matrices(params, state.feedback)
+        updates, _ = feedback_gradients(loss, params, state.feedback, batch)
+        return updates, state
+
+    return LearningRule(init, update)
+
+
+class SignSymmetryState(NamedTuple):
+    """State of sign symmetry.
+
+    Attributes:
+        feedback: the ``B_l`` used at the last update (at init, from the initial weights).
+        magnitude: fixed magnitudes ``|R_l|`` (fixed-random variant) or an empty tuple.
+        key: PRNG key for the batchwise-random variant, split on every update.
+    """
+
+    feedback: tuple
+    magnitude: tuple
+    key: jax.Array
+
+
+def sign_symmetry(
+    loss: Loss,
+    *,
+    random_magnitude: bool = False,
+    redraw: bool = False,
+    magnitude_init: Init = glorot_uniform,
+) -> LearningRule:
+    """Sign-concordant feedback: ``B_l`` shares the sign of ``W_l``.
+
+    Three variants, named as in Xiao et al. (2018) and the feedback-alignment benchmarks:
+
+    - uniform (uSF; ``random_magnitude=False``): ``B_l = s_l · sign(W_l)``;
+    - fixed random magnitude (frSF; ``random_magnitude=True``): ``B_l = |R_l| ⊙ sign(W_l)`` with
+      ``R_l`` drawn once;
+    - batchwise random magnitude (brSF; ``random_magnitude=True, redraw=True``): ``R_l`` redrawn
+      at every update.
+
+    Deviation: Liao et al. use ``sign(W)`` alone with batch normalisation; without it the unit
+    magnitudes make backward signals grow with width, so, as the published benchmarks do, uSF is
+    scaled by ``s_l``, the standard deviation of the layer's Glorot initialisation
+    (Moskovitz et al. 2018).
+
+    Args:
+        loss: ``loss(outputs, y) -> scalar``.
+        random_magnitude: random magnitudes ``|R_l|`` instead of uniform ones.
+        redraw: redraw ``R_l`` at every update (needs ``random_magnitude``).
+        magnitude_init: ``init(key, shape, dtype)`` drawing ``R_l``.
+
+    Returns:
+        A ``LearningRule`` with state ``SignSymmetryState``; updates have a gradient's sign.
+
+    References:
+        Liao, Leibo & Poggio (2016). How important is weight symmetry in backpropagation? AAAI.
+        Xiao, Chen, Liao & Poggio (2018). Biologically-plausible learning algorithms can scale to
+        large datasets. arXiv:1811.03567.
+    """
+    loss = check_loss(loss)
+    if redraw and not random_magnitude:
+        raise ValueError("sign_symmetry: redraw=True needs random_magnitude=True")
+    if not callable(magnitude_init):
+        raise TypeError(f"expected magnitude_init(key, shape, dtype), got {magnitude_init!r}")
+
+    def matrices(weights, magnitude, key):
+        if not random_magnitude:
+            return tuple(_glorot_std(w.shape) * jnp.sign(w) for w in weights)
+        if redraw:
+            magnitude = _draw(key, weights, magnitude_init, 1.0)
+        return tuple(jnp.abs(r) * jnp.sign(w) for r, w in zip(magnitude, weights))
+
+    def init(key, params):
+        weights = _weights(params)
+        k_mag, k_next = jax.random.split(key)
+        magnitude = _draw(k_mag, weights, magnitude_init, 1.0) if random_magnitude else ()
+        if redraw:
+            magnitude = ()
+        return SignSymmetryState(matrices(weights, magnitude, k_mag), magnitude, k_next)
+
+    def update(params, state, batch):
+        weights = _weights(params)
+        key, sub = jax.random.split(state.key)
+        feedback = matrices(weights, state.magnitude, sub)
+        updates, _ = feedback_gradients(loss, params, feedback, batch)
+        return updates, SignSymmetryState(feedback, state.magnitude, key)
+
+    return LearningRule(init, update)
+
+
+class KolenPollackState(NamedTuple):
+    """State of Kolen-Pollack learning.
+
+    Attributes:
+        feedback: the learned ``B_l``, each the shape of ``W_l``.
+    """
+
+    feedback: tuple
+
+
+def kolen_pollack(
+    loss: Loss,
+    *,
+    feedback_lr: float = 1e-2,
+    decay: float = 1e-2,
+    feedback_init: Init = glorot_uniform,
+) -> LearningRule:
+    """Kolen-Pollack: feedback weights receive the forward weights' own local update.
+
+    Errors travel back through ``B_l`` as in feedback alignment; at each update ``B_l`` changes by
+    the same locally available product that drives ``W_l`` (Akrout et al. 2019, eq. for
+    ``ΔB_{l+1} = -η_B δ_{l+1} h_lᵀ``, here written in ``W``'s shape) plus weight decay::
+
+        B_l ← (1 - η_B λ) B_l - η_B ∇_{W_l} L
+
+    If ``W_l`` follows the same SGD step with the same decay, ``W_l - B_l`` shrinks by
+    ``(1 - η_B λ)`` per step and ``B_l → W_l``. With another optimizer on ``W`` (Adam, say) the
+    shared gradient term still pulls ``B`` towards ``W``'s direction while the decay forgets its
+    random start; the caller's optimizer sees only the forward parameters.
+
+    Args:
+        loss: ``loss(outputs, y) -> scalar``.
+        feedback_lr: ``η_B``.
+        decay: ``λ``.
+        feedback_init: draws the initial ``B_l``.
+
+    Returns:
+        A ``LearningRule`` with state ``KolenPollackState``; updates have a gradient's sign.
+
+    References:
+        Kolen & Pollack (1994). Backpropagation without weight transport. ICNN.
+        Akrout, Wilson, Humphreys, Lillicrap & Tweed (2019). Deep learning without weight
+        transport. NeurIPS.
+    """
+    loss = check_loss(loss)
+    feedback_lr = check_positive("feedback_lr", feedback_lr)
+    decay = check_positive("decay", decay, allow_zero=True)
+
+    def init(key, params):
+        return KolenPollackState(_draw(key, _weights(params), feedback_init, 1.0))
+
+    def update(params, state, batch):
+        _check_matrices(params, state.feedback)
+        updates, _ = feedback_gradients(loss, params, state.feedback, batch)
+        grads = [layer.weight for layer in find_layers(updates)]
+        feedback = tuple(
+            (1.0 - feedback_lr * decay) * b - feedback_lr * g
+            for b, g in zip(state.feedback, grads)
+        )
+        return updates, KolenPollackState(feedback)
+
+    return LearningRule(init, update)
+
+
+class WeightMirrorState(NamedTuple):
+    """State of the weight mirror.
+
+    Attributes:
+        feedback: the learned ``B_l``, each the shape of ``W_l``.
+        key: PRNG key for the mirror-mode noise, split on every update.
+    """
+
+    feedback: tuple
+    key: jax.Array
+
+
+def weight_mirror(
+    loss: Loss,
+    *,
+    feedback_lr: float = 0.1,
+    decay: float = 1.0,
+    noise_std: float = 1.0,
+    mirror_batch: int = 32,
+    feedback_init: Init = glorot_uniform,
+) -> LearningRule:
+    """Weight mirror: feedback weights learn ``W`` from the layer's response to its own noise.
+
+    At each update every layer also runs a "mirror mode" step (Akrout et al. 2019): its input
+    neurons fire noise ``x ~ N(0, σ² I)``, its outputs are driven to ``y = W x`` (for a
+    convolution, ``y = W ⋆ x``), and ``B`` learns by the Hebbian product of the two::
+
+        B ← B + η_B (y xᵀ / σ² - λ B)
+
+    Because ``E[y xᵀ] = σ² W``, ``B`` relaxes towards ``W / λ`` (with the default ``λ = 1``, to
+    ``W``) at rate ``η_B λ``, the noise averaging out over ``mirror_batch`` draws per update.
+    The ``1/σ²`` normalisation (not in the paper, where ``σ`` is fixed) makes ``B``'s fixed point
+    independent of ``σ``. The forward pass uses ``B`` as in feedback alignment, before this
+    step's mirror update.
+
+    Args:
+        loss: ``loss(outputs, y) -> scalar``.
+        feedback_lr: ``η_B``.
+        decay: ``λ``.
+        noise_std: ``σ``.
+        mirror_batch: noise draws per update.
+        feedback_init: draws the initial ``B_l``.
+
+    Returns:
+        A ``LearningRule`` with state ``WeightMirrorState``; updates have a gradient's sign.
+
+    References:
+        Akrout, Wilson, Humphreys, Lillicrap & Tweed (2019). Deep learning without weight
+        transport. NeurIPS.
+    """
+    loss = check_loss(loss)
+    feedback_lr = check_positive("feedback_lr", feedback_lr)
+    decay = check_positive("decay", decay, allow_zero=True)
+    noise_std = check_positive("noise_std", noise_std)
+    if int(mirror_batch) != mirror_batch or mirror_batch < 1:
+        raise ValueError(f"expected mirror_batch to be a positive int, got {mirror_batch!r}")
+    mirror_batch = int(mirror_batch)
+
+    def init(key, params):
+        k_b, k_next = jax.random.split(key)
+        return WeightMirrorState(_draw(k_b, _weights(params), feedback_init, 1.0), k_next)
+
+    def mirror(layer, key):
+        x = noise_std * jax.random.normal(key, (mirror_batch, *layer.in_shape), layer.weight.dtype)
+
+        def drive(w):
+            return jax.vmap(lambda xi: layer.linear(w, xi))(x)
+
+        y, pullback = jax.vjp(drive, layer.weight)
+        # Σ_n y_n x_nᵀ (the vjp of W ↦ W x at cotangent y), averaged over the noise draws.
+        return pullback(jax.lax.stop_gradient(y))[0] / (mirror_batch * noise_std**2)
+
+    def update(params, state, batch):
+        _check_matrices(params, state.feedback)
+        updates, _ = feedback_gradients(loss, params, state.feedback, batch)
+        layers = find_layers(params)
+        key, sub = jax.random.split(state.key)
+        keys = jax.random.split(sub, len(layers))
+        feedback = tuple(
+            b + feedback_lr * (mirror(layer, k) - decay * b)
+            for b, layer, k in zip(state.feedback, layers, keys)
+        )
+        return updates, WeightMirrorState(feedback, key)
+
+    return LearningRule(init, update)
+
+
+class DirectFeedbackAlignmentState(NamedTuple):
+    """State of direct feedback alignment.
+
+    Attributes:
+        feedback: ``B_l`` for every layer but the output layer, shape ``(n_out, *h_l.shape)``.
+    """
+
+    feedback: tuple
+
+
+def direct_feedback_alignment(
+    loss: Loss, *, feedback_init: Init | None = None, scale: float = 1.0
+) -> LearningRule:
+    """Direct feedback alignment: the output error reaches every hidden layer directly.
+
+    With ``e = ∂L/∂h_L`` the error at the network's output (the output layer's pre-activation
+    error when that layer is linear, as in credax's nets), each hidden layer ``l``
+    receives ``δ_l = (B_lᵀ e) ⊙ σ'(a_l)`` through its own fixed random ``B_l`` (Nøkland 2016,
+    eq. 4 with ``B_l`` mapping the output error to layer ``l``), and ``ΔW_l ∝ -δ_l h_{l-1}ᵀ``.
+    The output layer's update equals backprop's. The output layer is the last credax layer of
+    the model in pytree order (the last of a ``Sequential``); for convolutional layers ``B_l``
+    maps ``e`` to the whole ``(C, H, W)`` feature map.
+
+    Args:
+        loss: ``loss(outputs, y) -> scalar``.
+        feedback_init: ``init(key, shape, dtype)`` for ``B_l`` of shape ``(n_out, *h_l.shape)``;
+            default uniform in ``±sqrt(6 / (n_out + |h_l|))``.
+        scale: a factor on every ``B_l``.
+
+    Returns:
+        A ``LearningRule`` with state ``DirectFeedbackAlignmentState``; updates have a
+        gradient's sign.
+
+    References:
+        Nøkland (2016). Direct feedback alignment provides learning in deep neural networks.
+        NeurIPS.
+    """
+    loss = check_loss(loss)
+    scale = check_positive("scale", scale)
+
+    def draw(key, shape, dtype):
+        if feedback_init is not None:
+            return feedback_init(key, shape, dtype)
+        bound = math.sqrt(6.0 / (shape[0] + math.prod(shape[1:])))
+        return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+    def shapes(params):
+        layers = find_layers(params)
+        out = layers[-1].out_shape
+        if len(out) != 1:
+            raise ValueError(
+                f"direct_feedback_alignment needs a vector output layer, got output {out}"
+            )
+        return [(out[0], *layer.out_shape) for layer in layers[:-1]], layers
+
+    def init(key, params):
+        shp, layers = shapes(params)
+        keys = jax.random.split(key, max(len(shp), 1))
+        return DirectFeedbackAlignmentState(
+            tuple(scale * draw(k, s, l.weight.dtype) for k, s, l in zip(keys, shp, layers))
+        )
+
+    def update(params, state, batch):
+        shp, _ = shapes(params)
+        if [b.shape for b in state.feedback] != shp:
+            raise ValueError(
+                f"DFA feedback shapes must be {shp}, got {[b.shape for b in state.feedback]}"
+            )
+        x, y = check_batch(params, batch)
+        out = forward(params, x)
+        e = jax.lax.stop_gradient(jax.grad(lambda o: loss(o, y))(out))
+
+        def objective(p):
+            def one(xi, ei):
+                fbs = [Feedback(matrix=b, error=ei, direct=True) for b in state.feedback]
+                return attach(p, [*fbs, None])(xi)
+
+            return loss(jax.vmap(one)(x, e), y)
+
+        grads = jax.grad(objective)(params)
+        return grads, state
+
+    return LearningRule(init, update)
