@@ -1,0 +1,131 @@
+"""Shared fixtures for the credax test suite.
+
+JAX is put in strict mode here (implicit rank promotion raises), so any hidden broadcasting in the
+library fails loudly.
+
+The rule registry: every learning rule credax ships is one ``RuleSpec`` line in ``RULES``. The
+contract, learning and error tests are parametrised over it, so a new rule is tested by adding a
+line and setting the flags that describe what it promises.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import os
+
+# The suite is dominated by XLA compile time on a small CPU; tests use tiny shapes, so trade the
+# backend's optimisation (and its compile time, about half the suite's) for speed. Set XLA_FLAGS
+# with your own --xla_backend_optimization_level to override.
+if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0"
+    ).strip()
+
+import jax  # noqa: E402
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+import jax.numpy as jnp  # noqa: E402
+import pytest  # noqa: E402
+
+import credax  # noqa: E402
+
+
+@dataclasses.dataclass(frozen=True)
+class RuleSpec:
+    """How to build a rule from a loss, and which properties it promises.
+
+    Attributes:
+        factory: ``factory(loss, **options) -> credax.LearningRule``.
+        options: the options the tests use (small and fast).
+        exact_options: overrides under which the rule reduces to backprop once its feedback is
+            made exact (e.g. no weight decay folded into the updates).
+        feedback_path: ``state.feedback`` holds one ``B_l`` per layer in ``W_l``'s shape, used in
+            place of ``W_l`` on the backward path, so ``B_l = W_l`` gives backprop exactly.
+        sign_concordant: the feedback used has the sign of ``W`` everywhere.
+        learns_feedback: ``B`` learns to approach ``W`` during training.
+        direct: direct feedback alignment (``B_l`` of shape ``(n_out, *h_l.shape)``).
+    """
+
+    factory: Callable[..., credax.LearningRule]
+    options: dict = dataclasses.field(default_factory=dict)
+    exact_options: dict = dataclasses.field(default_factory=dict)
+    feedback_path: bool = False
+    sign_concordant: bool = False
+    learns_feedback: bool = False
+    direct: bool = False
+
+    def make(self, loss, *, exact: bool = False, **overrides) -> credax.LearningRule:
+        opts = {**self.options, **(self.exact_options if exact else {}), **overrides}
+        return self.factory(loss, **opts)
+
+
+# One line per rule. Small mirror_batch keeps compile and run times low.
+RULES: dict[str, RuleSpec] = {
+    "bp": RuleSpec(credax.backprop),
+    "fa": RuleSpec(credax.feedback_alignment, feedback_path=True),
+    "dfa": RuleSpec(credax.direct_feedback_alignment, direct=True),
+    "usf": RuleSpec(credax.sign_symmetry, sign_concordant=True),
+    "frsf": RuleSpec(credax.sign_symmetry, {"random_magnitude": True}, sign_concordant=True),
+    "brsf": RuleSpec(
+        credax.sign_symmetry, {"random_magnitude": True, "redraw": True}, sign_concordant=True
+    ),
+    "kp": RuleSpec(
+        credax.kolen_pollack,
+        {"feedback_lr": 0.1, "decay": 0.1},
+        exact_options={"decay": 0.0},
+        feedback_path=True,
+        learns_feedback=True,
+    ),
+    "wm": RuleSpec(
+        credax.weight_mirror, {"mirror_batch": 4}, feedback_path=True, learns_feedback=True
+    ),
+}
+
+RULE_NAMES = list(RULES)
+FEEDBACK_PATH_RULES = [n for n, s in RULES.items() if s.feedback_path]
+SIGN_RULES = [n for n, s in RULES.items() if s.sign_concordant]
+LEARNED_FEEDBACK_RULES = [n for n, s in RULES.items() if s.learns_feedback]
+NON_BP_RULES = [n for n in RULES if n != "bp"]
+
+LOSS = credax.losses.softmax_cross_entropy
+N_CLASSES = 3
+
+
+def make_rule(name: str, loss=LOSS, *, exact: bool = False, **overrides) -> credax.LearningRule:
+    return RULES[name].make(loss, exact=exact, **overrides)
+
+
+def make_mlp(key, sizes=(5, 7, 6, N_CLASSES), activation=jnp.tanh):
+    return credax.nets.mlp(list(sizes), activation=activation, key=key)
+
+
+def make_lenet(key):
+    return credax.nets.lenet(key=key, n_classes=N_CLASSES)
+
+
+NETS = {
+    # name: (constructor(key), input shape of one example)
+    "mlp": (make_mlp, (5,)),
+    "lenet": (make_lenet, (1, 32, 32)),
+}
+
+
+def make_batch(key, in_shape, batch=3, n_classes=N_CLASSES):
+    kx, ky = jax.random.split(key)
+    x = jax.random.normal(kx, (batch, *in_shape))
+    y = jax.random.randint(ky, (batch,), 0, n_classes)
+    return x, y
+
+
+def weights_as_feedback(params) -> tuple:
+    """``B_l = W_l`` for every layer: feedback-path rules then equal backprop."""
+    return tuple(layer.weight for layer in credax.nets.find_layers(params))
+
+
+@pytest.fixture
+def key():
+    return jax.random.key(0)

@@ -1,0 +1,396 @@
+"""The learning-rule contract, checked for every rule in the registry (tests/conftest.py).
+
+``state = rule.init(key, params)``; ``updates, state = rule.update(params, state, (x, y))``:
+updates have params' structure, shapes and dtypes and a gradient's sign; the rule is pure (jit,
+vmap and a Python loop agree; jit traces once); and where the feedback equals the forward weights
+every rule reduces to backprop.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import chex
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from conftest import (
+    FEEDBACK_PATH_RULES,
+    LOSS,
+    N_CLASSES,
+    NETS,
+    NON_BP_RULES,
+    RULE_NAMES,
+    RULES,
+    SIGN_RULES,
+    make_batch,
+    make_mlp,
+    make_rule,
+    weights_as_feedback,
+)
+
+import credax
+
+RTOL = 1e-5
+ATOL = 1e-6
+BATCH = {"mlp": 3, "lenet": 2}
+
+
+def assert_close(a, b, rtol=RTOL, atol=ATOL):
+    chex.assert_trees_all_close(a, b, rtol=rtol, atol=atol)
+
+
+def avals(tree):
+    """Shape, dtype and weak type of every leaf: what a jit cache or a scan carry sees."""
+    return jax.tree.map(lambda a: (a.shape, str(a.dtype), bool(getattr(a, "weak_type", False))), tree)
+
+
+@functools.cache
+def setup(net_name: str):
+    make_net, in_shape = NETS[net_name]
+    params = make_net(jax.random.key(0))
+    batch = make_batch(jax.random.key(1), in_shape, batch=BATCH[net_name])
+    return params, batch
+
+
+def backprop_grads(params, batch, loss=LOSS):
+    x, y = batch
+    return jax.grad(lambda p: loss(jax.vmap(p)(x), y))(params)
+
+
+@functools.cache
+def reference(net_name: str):
+    params, batch = setup(net_name)
+    return jax.jit(backprop_grads)(params, batch)
+
+
+@functools.cache
+def run(rule_name: str, net_name: str, exact: bool = False):
+    """One jitted update of ``rule_name`` on ``net_name`` (cached across tests in a worker)."""
+    if exact and not RULES[rule_name].exact_options:
+        return run(rule_name, net_name)
+    params, batch = setup(net_name)
+    rule = make_rule(rule_name, exact=exact)
+    update = jax.jit(rule.update)
+    state = jax.jit(rule.init)(jax.random.key(2), params)
+    updates, new_state = update(params, state, batch)
+    return rule, update, params, batch, state, updates, new_state
+
+
+nets = pytest.mark.parametrize("net_name", list(NETS))
+rules = pytest.mark.parametrize("rule_name", RULE_NAMES)
+
+
+def test_registry_covers_every_rule_credax_ships():
+    from credax._src import registry
+
+    assert set(RULES) == set(registry.RULES)
+
+
+# --- the contract ---------------------------------------------------------------------------------
+
+
+@nets
+@rules
+def test_contract(rule_name, net_name):
+    """Updates mirror params (structure, shapes, dtypes), are finite and non-zero; the returned
+    state is a NamedTuple of the type, structure, shapes and dtypes of the one passed in."""
+    _, _, params, _, state, updates, new_state = run(rule_name, net_name)
+    chex.assert_trees_all_equal_structs(updates, params)
+    chex.assert_trees_all_equal_shapes_and_dtypes(updates, params)
+    chex.assert_tree_all_finite(updates)
+    for layer in credax.nets.find_layers(updates):
+        assert layer.feedback is None  # no rule machinery leaks into the updates
+        assert float(jnp.linalg.norm(layer.weight)) > 0
+
+    assert isinstance(state, tuple) and hasattr(state, "_fields"), "states are NamedTuples"
+    # The state can stand in for the one it replaced (as a scan carry, or in a jit cache).
+    assert type(new_state) is type(state)
+    chex.assert_trees_all_equal_structs(new_state, state)
+    assert avals(new_state) == avals(state)
+
+
+@rules
+def test_jit_matches_eager(rule_name):
+    rule, _, params, batch, j_state, j_updates, j_new_state = run(rule_name, "mlp")
+    state = rule.init(jax.random.key(2), params)
+    updates, new_state = rule.update(params, state, batch)
+    assert_close(key_data(j_state), key_data(state))
+    assert_close(j_updates, updates)
+    assert_close(key_data(j_new_state), key_data(new_state))
+    # Eager states keep their type too.
+    assert avals(new_state) == avals(state)
+
+
+def key_data(tree):
+    """PRNG keys as their raw data, so that states can be compared leaf by leaf."""
+    return jax.tree.map(
+        lambda a: jax.random.key_data(a) if jnp.issubdtype(a.dtype, jax.dtypes.prng_key) else a,
+        tree,
+    )
+
+
+# --- backprop and its special cases ---------------------------------------------------------------
+
+
+@nets
+def test_backprop_is_jax_grad(net_name):
+    params, batch = setup(net_name)
+    rule = credax.backprop(LOSS)
+    updates, _ = rule.update(params, rule.init(jax.random.key(2), params), batch)
+    chex.assert_trees_all_equal(updates, backprop_grads(params, batch))
+
+
+@nets
+@pytest.mark.parametrize("rule_name", FEEDBACK_PATH_RULES)
+def test_feedback_equal_to_weights_is_backprop(rule_name, net_name):
+    _, update, params, batch, state, _, _ = run(rule_name, net_name, exact=True)
+    state = state._replace(feedback=weights_as_feedback(params))
+    updates, _ = update(params, state, batch)
+    assert_close(updates, reference(net_name))
+
+
+@pytest.mark.parametrize("rule_name", FEEDBACK_PATH_RULES)
+def test_feedback_equal_to_weights_is_backprop_mse(rule_name, key):
+    """Same with float targets and the squared error."""
+    params = make_mlp(key, sizes=(4, 6, 5, 2))
+    x = jax.random.normal(jax.random.key(1), (3, 4))
+    y = jax.random.normal(jax.random.key(2), (3, 2))
+    rule = make_rule(rule_name, credax.losses.mse, exact=True)
+    state = rule.init(key, params)._replace(feedback=weights_as_feedback(params))
+    updates, _ = jax.jit(rule.update)(params, state, (x, y))
+    assert_close(updates, jax.jit(backprop_grads, static_argnums=2)(params, (x, y), credax.losses.mse))
+
+
+@pytest.mark.parametrize("rule_name", FEEDBACK_PATH_RULES)
+def test_first_layer_feedback_is_unused(rule_name):
+    """Nothing lies below the first layer, so its B does not matter."""
+    _, update, params, batch, state, updates, _ = run(rule_name, "mlp")
+    fb = list(state.feedback)
+    fb[0] = 100.0 * jax.random.normal(jax.random.key(9), fb[0].shape)
+    updates2, _ = update(params, state._replace(feedback=tuple(fb)), batch)
+    chex.assert_trees_all_close(updates2, updates, rtol=1e-6, atol=1e-7)
+
+
+@nets
+@pytest.mark.parametrize("rule_name", NON_BP_RULES)
+def test_output_layer_update_is_backprops(rule_name, net_name):
+    updates = run(rule_name, net_name, exact=True)[5]
+    out = credax.nets.find_layers(updates)[-1]
+    ref = credax.nets.find_layers(reference(net_name))[-1]
+    assert_close((out.weight, out.bias), (ref.weight, ref.bias))
+
+
+@pytest.mark.parametrize("rule_name", NON_BP_RULES)
+def test_hidden_updates_differ_from_backprop(rule_name):
+    """With random feedback the rule is not silently backprop."""
+    updates = run(rule_name, "mlp")[5]
+    angles = credax.metrics.update_angles(updates, reference("mlp"))
+    assert float(angles[0]) > 1.0, angles
+
+
+# --- sign symmetry ---------------------------------------------------------------------------------
+
+
+@nets
+@pytest.mark.parametrize("rule_name", SIGN_RULES)
+def test_sign_symmetry_feedback_is_sign_concordant(rule_name, net_name):
+    _, update, params, batch, state, _, new_state = run(rule_name, net_name)
+    np.testing.assert_array_equal(credax.metrics.sign_concordance(params, state.feedback), 1.0)
+    np.testing.assert_array_equal(credax.metrics.sign_concordance(params, new_state.feedback), 1.0)
+    # After the weights change, the feedback used follows their new signs.
+    flipped = jax.tree.map(lambda a: -a, params)
+    _, st = update(flipped, new_state, batch)
+    np.testing.assert_array_equal(credax.metrics.sign_concordance(flipped, st.feedback), 1.0)
+
+
+def _glorot_std(w):
+    receptive = int(np.prod(w.shape[2:]))
+    return np.sqrt(2.0 / ((w.shape[0] + w.shape[1]) * receptive))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"random_magnitude": True}, {"random_magnitude": True, "redraw": True}],
+    ids=["usf", "frsf", "brsf"],
+)
+def test_sign_symmetry_is_backprop_when_magnitudes_match(kwargs):
+    """B = |R| ⊙ sign(W) equals W when every |W_ij| is the magnitude the rule uses.
+
+    uSF uses the layer's Glorot standard deviation (its documented scaling); the random variants
+    use ``magnitude_init``, here a constant.
+    """
+    params, batch = setup("mlp")
+    c = 0.3
+    if kwargs:
+        kwargs = {**kwargs, "magnitude_init": lambda k, s, d: jnp.full(s, c, d)}
+        fix = lambda w: c * jnp.sign(w)  # noqa: E731
+    else:
+        fix = lambda w: _glorot_std(w) * jnp.sign(w)  # noqa: E731
+    params = eqx.tree_at(
+        lambda p: [layer.weight for layer in credax.nets.find_layers(p)],
+        params,
+        [fix(layer.weight) for layer in credax.nets.find_layers(params)],
+    )
+    rule = credax.sign_symmetry(LOSS, **kwargs)
+    state = rule.init(jax.random.key(3), params)
+    updates, _ = jax.jit(rule.update)(params, state, batch)
+    assert_close(updates, jax.jit(backprop_grads)(params, batch))
+
+
+def test_brsf_redraws_and_frsf_does_not():
+    for name, redraws in [("frsf", False), ("brsf", True)]:
+        _, update, params, batch, _, u1, s1 = run(name, "mlp")
+        u2, _ = update(params, s1, batch)
+        same = all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(u1), jax.tree.leaves(u2)))
+        assert same != redraws, name
+
+
+# --- direct feedback alignment ---------------------------------------------------------------------
+
+
+@nets
+def test_dfa_feedback_shapes(net_name):
+    _, _, params, _, state, _, _ = run("dfa", net_name)
+    layers = credax.nets.find_layers(params)
+    n_out = layers[-1].out_shape[0]
+    assert [b.shape for b in state.feedback] == [(n_out, *lay.out_shape) for lay in layers[:-1]]
+
+
+def _dfa_with(params, feedback, batch):
+    rule = credax.direct_feedback_alignment(LOSS)
+    state = rule.init(jax.random.key(4), params)
+    state = state._replace(feedback=tuple(feedback))
+    return jax.jit(rule.update)(params, state, batch)[0]
+
+
+def test_dfa_one_hidden_layer_with_b_equal_w2_is_backprop(key):
+    params = make_mlp(key, sizes=(5, 8, N_CLASSES))
+    batch = make_batch(jax.random.key(1), (5,))
+    w2 = params.layers[1].weight
+    assert_close(_dfa_with(params, [w2], batch), jax.jit(backprop_grads)(params, batch))
+
+
+def test_dfa_deep_linear_with_products_of_weights_is_backprop(key):
+    """In a linear net backprop sends e to layer l through W_L ⋯ W_{l+1}: with B_l that product,
+    DFA is backprop."""
+    params = make_mlp(key, sizes=(5, 7, 6, 4, N_CLASSES), activation=credax.nets.identity)
+    batch = make_batch(jax.random.key(1), (5,))
+    ws = [layer.weight for layer in params.layers]
+    feedback = [functools.reduce(jnp.matmul, ws[:l:-1]) for l in range(len(ws) - 1)]
+    assert [b.shape for b in feedback] == [(N_CLASSES, 7), (N_CLASSES, 6), (N_CLASSES, 4)]
+    assert_close(_dfa_with(params, feedback, batch), jax.jit(backprop_grads)(params, batch))
+
+
+# --- purity: determinism, vmap, tracing -----------------------------------------------------------
+
+
+@rules
+def test_update_is_deterministic(rule_name):
+    rule, _, params, batch, state, updates, new_state = run(rule_name, "mlp")
+    updates2, new_state2 = jax.jit(rule.update)(params, state, batch)  # a fresh trace
+    chex.assert_trees_all_equal(updates2, updates)
+    chex.assert_trees_all_equal(key_data(new_state2), key_data(new_state))
+
+
+@rules
+def test_vmap_over_seeds_matches_loop(rule_name):
+    """A batch of seeds (nets and rule states) under vmap is a Python loop over the seeds."""
+    n = 2
+    net_keys = jax.random.split(jax.random.key(5), n)
+    rule_keys = jax.random.split(jax.random.key(6), n)
+    rule, update, _, batch, _, _, _ = run(rule_name, "mlp")
+
+    @jax.jit
+    def vmapped(net_keys, rule_keys):
+        params = jax.vmap(make_mlp)(net_keys)
+        states = jax.vmap(rule.init)(rule_keys, params)
+        return (params, states), jax.vmap(rule.update, in_axes=(0, 0, None))(params, states, batch)
+
+    v = key_data(vmapped(net_keys, rule_keys))
+    for i in range(n):
+        params = make_mlp(net_keys[i])
+        state = rule.init(rule_keys[i], params)
+        single = key_data(((params, state), update(params, state, batch)))
+        assert_close(jax.tree.map(lambda a: a[i], v), single)
+
+
+@rules
+def test_jitted_training_step_traces_once(rule_name):
+    params, batch = setup("mlp")
+    rule = make_rule(rule_name)
+    opt = optax.adam(1e-2)
+    traces = []
+
+    @jax.jit
+    def step(params, state, opt_state, batch):
+        traces.append(None)
+        g, state = rule.update(params, state, batch)
+        u, opt_state = opt.update(g, opt_state, params)
+        return optax.apply_updates(params, u), state, opt_state
+
+    state, opt_state = rule.init(jax.random.key(2), params), opt.init(params)
+    for i in range(3):
+        params, state, opt_state = step(params, state, opt_state, make_batch(jax.random.key(i), (5,)))
+    assert len(traces) == 1
+    chex.assert_tree_all_finite(params)
+
+
+# --- a user's own equinox model -------------------------------------------------------------------
+
+
+class SkipNet(eqx.Module):
+    """Not a Sequential: a residual block between two credax Dense layers."""
+
+    inp: credax.nets.Dense
+    hidden: credax.nets.Dense
+    out: credax.nets.Dense
+
+    def __init__(self, key):
+        k1, k2, k3 = jax.random.split(key, 3)
+        self.inp = credax.nets.Dense(5, 6, key=k1, activation=jnp.tanh)
+        self.hidden = credax.nets.Dense(6, 6, key=k2, activation=jnp.tanh)
+        self.out = credax.nets.Dense(6, N_CLASSES, key=k3)
+
+    def __call__(self, x):
+        h = self.inp(x)
+        h = h + self.hidden(h)
+        return self.out(h)
+
+
+@functools.cache
+def skip_setup():
+    params = SkipNet(jax.random.key(0))
+    batch = make_batch(jax.random.key(1), (5,))
+    return params, batch, jax.jit(backprop_grads)(params, batch)
+
+
+@rules
+def test_user_model_contract(rule_name):
+    params, batch, ref = skip_setup()
+    rule = make_rule(rule_name, exact=True)
+    state = rule.init(jax.random.key(2), params)
+    updates, _ = jax.jit(rule.update)(params, state, batch)
+    chex.assert_trees_all_equal_structs(updates, params)
+    chex.assert_trees_all_equal_shapes_and_dtypes(updates, params)
+    chex.assert_tree_all_finite(updates)
+    assert_close((updates.out.weight, updates.out.bias), (ref.out.weight, ref.out.bias))
+    if RULES[rule_name].sign_concordant:
+        np.testing.assert_array_equal(credax.metrics.sign_concordance(params, state.feedback), 1.0)
+
+
+@pytest.mark.parametrize("rule_name", FEEDBACK_PATH_RULES)
+def test_user_model_feedback_equal_to_weights_is_backprop(rule_name):
+    params, batch, ref = skip_setup()
+    rule = make_rule(rule_name, exact=True)
+    update = jax.jit(rule.update)
+    state = rule.init(jax.random.key(2), params)
+    assert [b.shape for b in state.feedback] == [(6, 5), (6, 6), (N_CLASSES, 6)]
+    updates, _ = update(params, state._replace(feedback=weights_as_feedback(params)), batch)
+    assert_close(updates, ref)
+    # With random feedback the input layer's update is no longer backprop's.
+    updates, _ = update(params, state, batch)
+    assert float(credax.metrics.angle(updates.inp.weight, ref.inp.weight)) > 1.0
