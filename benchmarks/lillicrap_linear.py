@@ -153,8 +153,8 @@ def main(argv=None):
     })
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
     for name, label in [("bp", "BP"), ("fa", "FA"), ("shallow", "shallow")]:
-        band(ax[0], steps, curves[name]["error"], label)
-    ax[0].set(yscale="log", xlabel="step", ylabel="normalised squared error", title="Fig. 2a")
+        band(ax[0], steps, np.log10(curves[name]["error"]), label)
+    ax[0].set(xlabel="step", ylabel="log10 normalised squared error", title="Fig. 2a")
     band(ax[1], steps, fa["dh_angle"], "Δh_FA vs Δh_BP")
     band(ax[1], steps, fa["dw1_angle"], "ΔW1_FA vs ΔW1_BP")
     ax[1].axhline(90, ls="--", c="k", lw=0.8)

@@ -11,10 +11,8 @@ line and setting the flags that describe what it promises.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from typing import Any
-
 import os
+from collections.abc import Callable
 
 # The suite is dominated by XLA compile time on a small CPU; tests use tiny shapes, so trade the
 # backend's optimisation (and its compile time, about half the suite's) for speed. Set XLA_FLAGS
@@ -107,10 +105,25 @@ def make_lenet(key):
     return credax.nets.lenet(key=key, n_classes=N_CLASSES)
 
 
+def make_convnet(key):
+    """A tiny conv net with stride, padding, a bias-free layer and no pooling."""
+    k1, k2, k3 = jax.random.split(key, 3)
+    nets = credax.nets
+    return nets.Sequential(
+        [
+            nets.Conv2d(2, 3, 3, input_hw=(6, 6), stride=2, padding=1, key=k1, activation=jnp.tanh),
+            nets.Conv2d(3, 4, 2, input_hw=(3, 3), use_bias=False, key=k2, activation=jnp.tanh),
+            nets.Flatten(),
+            nets.Dense(16, N_CLASSES, key=k3),
+        ]
+    )
+
+
 NETS = {
     # name: (constructor(key), input shape of one example)
     "mlp": (make_mlp, (5,)),
     "lenet": (make_lenet, (1, 32, 32)),
+    "convnet": (make_convnet, (2, 6, 6)),
 }
 
 

@@ -36,7 +36,7 @@ import credax
 
 RTOL = 1e-5
 ATOL = 1e-6
-BATCH = {"mlp": 3, "lenet": 2}
+BATCH = {"mlp": 3, "lenet": 2, "convnet": 3}
 
 
 def assert_close(a, b, rtol=RTOL, atol=ATOL):
@@ -45,7 +45,9 @@ def assert_close(a, b, rtol=RTOL, atol=ATOL):
 
 def avals(tree):
     """Shape, dtype and weak type of every leaf: what a jit cache or a scan carry sees."""
-    return jax.tree.map(lambda a: (a.shape, str(a.dtype), bool(getattr(a, "weak_type", False))), tree)
+    return jax.tree.map(
+        lambda a: (a.shape, str(a.dtype), bool(getattr(a, "weak_type", False))), tree
+    )
 
 
 @functools.cache
@@ -82,6 +84,11 @@ def run(rule_name: str, net_name: str, exact: bool = False):
 
 nets = pytest.mark.parametrize("net_name", list(NETS))
 rules = pytest.mark.parametrize("rule_name", RULE_NAMES)
+
+
+def test_strict_rank_promotion_is_on():
+    with pytest.raises(ValueError, match="jax_numpy_rank_promotion"):
+        jnp.ones(3) + jnp.ones((2, 3))
 
 
 def test_registry_covers_every_rule_credax_ships():
@@ -133,6 +140,50 @@ def key_data(tree):
     )
 
 
+@rules
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16], ids=["bf16", "f16"])
+def test_low_precision_params_keep_their_dtype(rule_name, dtype):
+    k1, k2, kx = jax.random.split(jax.random.key(0), 3)
+    params = credax.nets.Sequential(
+        [
+            credax.nets.Dense(5, 7, key=k1, activation=jnp.tanh, dtype=dtype),
+            credax.nets.Dense(7, N_CLASSES, key=k2, dtype=dtype),
+        ]
+    )
+    batch = (jax.random.normal(kx, (3, 5)).astype(dtype), jnp.array([0, 1, 2]))
+    rule = make_rule(rule_name)
+    state = rule.init(jax.random.key(1), params)
+    updates, new_state = jax.jit(rule.update)(params, state, batch)
+    chex.assert_trees_all_equal_shapes_and_dtypes(updates, params)
+    chex.assert_tree_all_finite(updates)
+    assert avals(new_state) == avals(state)
+
+
+def test_feedback_scale_and_glorot_bound():
+    params, _ = setup("convnet")
+    weights = weights_as_feedback(params)
+    for factory in (credax.feedback_alignment, credax.direct_feedback_alignment):
+        one = factory(LOSS).init(jax.random.key(3), params).feedback
+        three = factory(LOSS, scale=3.0).init(jax.random.key(3), params).feedback
+        chex.assert_trees_all_close(three, jax.tree.map(lambda b: 3.0 * b, one), rtol=1e-6)
+    for b, w in zip(
+        credax.feedback_alignment(LOSS).init(jax.random.key(3), params).feedback,
+        weights,
+        strict=True,
+    ):
+        assert b.shape == w.shape and b.dtype == w.dtype
+        bound = np.sqrt(6.0 / ((w.shape[0] + w.shape[1]) * np.prod(w.shape[2:], dtype=int)))
+        assert float(jnp.max(jnp.abs(b))) <= bound
+        assert float(jnp.max(jnp.abs(b))) > 0.5 * bound
+    # The default draw is the forward weights' distribution, not the weights themselves.
+    for b, w in zip(
+        credax.feedback_alignment(LOSS).init(jax.random.key(3), params).feedback,
+        weights,
+        strict=True,
+    ):
+        assert not np.allclose(b, w)
+
+
 # --- backprop and its special cases ---------------------------------------------------------------
 
 
@@ -162,7 +213,9 @@ def test_feedback_equal_to_weights_is_backprop_mse(rule_name, key):
     rule = make_rule(rule_name, credax.losses.mse, exact=True)
     state = rule.init(key, params)._replace(feedback=weights_as_feedback(params))
     updates, _ = jax.jit(rule.update)(params, state, (x, y))
-    assert_close(updates, jax.jit(backprop_grads, static_argnums=2)(params, (x, y), credax.losses.mse))
+    assert_close(
+        updates, jax.jit(backprop_grads, static_argnums=2)(params, (x, y), credax.losses.mse)
+    )
 
 
 @pytest.mark.parametrize("rule_name", FEEDBACK_PATH_RULES)
@@ -192,7 +245,7 @@ def test_hidden_updates_differ_from_backprop(rule_name):
     assert float(angles[0]) > 1.0, angles
 
 
-# --- sign symmetry ---------------------------------------------------------------------------------
+# --- sign symmetry --------------------------------------------------------------------------------
 
 
 @nets
@@ -245,11 +298,14 @@ def test_brsf_redraws_and_frsf_does_not():
     for name, redraws in [("frsf", False), ("brsf", True)]:
         _, update, params, batch, _, u1, s1 = run(name, "mlp")
         u2, _ = update(params, s1, batch)
-        same = all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(u1), jax.tree.leaves(u2)))
+        same = all(
+            np.array_equal(a, b)
+            for a, b in zip(jax.tree.leaves(u1), jax.tree.leaves(u2), strict=True)
+        )
         assert same != redraws, name
 
 
-# --- direct feedback alignment ---------------------------------------------------------------------
+# --- direct feedback alignment --------------------------------------------------------------------
 
 
 @nets
@@ -280,7 +336,7 @@ def test_dfa_deep_linear_with_products_of_weights_is_backprop(key):
     params = make_mlp(key, sizes=(5, 7, 6, 4, N_CLASSES), activation=credax.nets.identity)
     batch = make_batch(jax.random.key(1), (5,))
     ws = [layer.weight for layer in params.layers]
-    feedback = [functools.reduce(jnp.matmul, ws[:l:-1]) for l in range(len(ws) - 1)]
+    feedback = [functools.reduce(jnp.matmul, ws[:i:-1]) for i in range(len(ws) - 1)]
     assert [b.shape for b in feedback] == [(N_CLASSES, 7), (N_CLASSES, 6), (N_CLASSES, 4)]
     assert_close(_dfa_with(params, feedback, batch), jax.jit(backprop_grads)(params, batch))
 
@@ -315,7 +371,7 @@ def test_vmap_over_seeds_matches_loop(rule_name):
         params = make_mlp(net_keys[i])
         state = rule.init(rule_keys[i], params)
         single = key_data(((params, state), update(params, state, batch)))
-        assert_close(jax.tree.map(lambda a: a[i], v), single)
+        assert_close(jax.tree.map(lambda a, i=i: a[i], v), single)
 
 
 @rules
@@ -334,7 +390,9 @@ def test_jitted_training_step_traces_once(rule_name):
 
     state, opt_state = rule.init(jax.random.key(2), params), opt.init(params)
     for i in range(3):
-        params, state, opt_state = step(params, state, opt_state, make_batch(jax.random.key(i), (5,)))
+        params, state, opt_state = step(
+            params, state, opt_state, make_batch(jax.random.key(i), (5,))
+        )
     assert len(traces) == 1
     chex.assert_tree_all_finite(params)
 

@@ -24,7 +24,7 @@ def setup(rule_name: str):
     return rule, params, rule.init(jax.random.key(1), params)
 
 
-# --- batches ---------------------------------------------------------------------------------------
+# --- batches --------------------------------------------------------------------------------------
 
 
 @rules
@@ -108,7 +108,7 @@ def test_user_model_wrong_input_shape_names_the_layer():
         rule.update(params, rule.init(jax.random.key(1), params), (x, y))
 
 
-# --- params and states -----------------------------------------------------------------------------
+# --- params and states ----------------------------------------------------------------------------
 
 
 @rules
@@ -117,7 +117,7 @@ def test_params_not_a_credax_model(rule_name):
     params = {"w": jnp.ones((3, 5)), "b": jnp.zeros(3)}
     with pytest.raises(TypeError, match="credax"):
         rule.init(jax.random.key(0), params)
-    _, good_params, state = setup(rule_name)
+    _, _, state = setup(rule_name)
     with pytest.raises(TypeError, match="credax"):
         rule.update(params, state, make_batch(jax.random.key(2), (5,)))
 
@@ -134,7 +134,7 @@ def test_state_for_another_model(rule_name):
         rule.update(other, state, make_batch(jax.random.key(2), (5,)))
 
 
-# --- constructor options ---------------------------------------------------------------------------
+# --- constructor options --------------------------------------------------------------------------
 
 
 @rules
@@ -187,8 +187,13 @@ def test_brsf_redraw_needs_random_magnitude():
         # BUG: these three do not check feedback_init; a non-callable one fails only at init, with
         # Python's bare "'float' object is not callable".
         *[
-            pytest.param(f, "feedback_init", marks=pytest.mark.xfail(
-                strict=True, reason="feedback_init not validated at construction"))
+            pytest.param(
+                f,
+                "feedback_init",
+                marks=pytest.mark.xfail(
+                    strict=True, reason="feedback_init not validated at construction"
+                ),
+            )
             for f in (credax.direct_feedback_alignment, credax.kolen_pollack, credax.weight_mirror)
         ],
     ],
@@ -198,7 +203,7 @@ def test_non_callable_initialiser(factory, option):
         factory(LOSS, **{option: 0.1})
 
 
-# --- layers and nets -------------------------------------------------------------------------------
+# --- layers and nets ------------------------------------------------------------------------------
 
 
 def test_lenet_on_28x28_needs_padding():

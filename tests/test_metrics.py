@@ -25,10 +25,11 @@ def setup():
     return params, batch
 
 
-def random_feedback(params, key=jax.random.key(3)):
+def random_feedback(params, key=None):
+    key = jax.random.key(3) if key is None else key
     weights = weights_as_feedback(params)
     keys = jax.random.split(key, len(weights))
-    return tuple(jax.random.normal(k, w.shape) for k, w in zip(keys, weights))
+    return tuple(jax.random.normal(k, w.shape) for k, w in zip(keys, weights, strict=True))
 
 
 def backprop(params, batch):
@@ -36,7 +37,7 @@ def backprop(params, batch):
     return rule.update(params, rule.init(jax.random.key(0), params), batch)[0]
 
 
-# --- angle -----------------------------------------------------------------------------------------
+# --- angle ----------------------------------------------------------------------------------------
 
 
 def test_angle_known_values():
@@ -47,8 +48,11 @@ def test_angle_known_values():
     e0, e1 = jnp.eye(2)
     np.testing.assert_allclose(metrics.angle(e0, e1), 90.0, atol=1e-4)
     np.testing.assert_allclose(metrics.angle(e0, e0 + e1), 45.0, atol=1e-4)
-    np.testing.assert_allclose(metrics.angle(jnp.array([1.0, 0.0]), jnp.array([-1.0, 1e-3])),
-                               180.0 - np.degrees(1e-3), atol=1e-3)  # accurate near 180°
+    np.testing.assert_allclose(
+        metrics.angle(jnp.array([1.0, 0.0]), jnp.array([-1.0, 1e-3])),
+        180.0 - np.degrees(1e-3),
+        atol=1e-3,
+    )  # accurate near 180°
 
 
 def test_angle_of_pytrees_flattens_them():
@@ -70,7 +74,7 @@ def test_angle_size_mismatch_raises():
         metrics.angle(jnp.ones(3), jnp.ones(4))
 
 
-# --- update_angles ---------------------------------------------------------------------------------
+# --- update_angles --------------------------------------------------------------------------------
 
 
 def test_update_angles_shape_and_values():
@@ -80,8 +84,9 @@ def test_update_angles_shape_and_values():
     a = metrics.update_angles(g, g)
     assert a.shape == (n,)
     np.testing.assert_allclose(a, 0.0, atol=1e-3)
-    np.testing.assert_allclose(metrics.update_angles(jax.tree.map(jnp.negative, g), g), 180.0,
-                               atol=1e-3)
+    np.testing.assert_allclose(
+        metrics.update_angles(jax.tree.map(jnp.negative, g), g), 180.0, atol=1e-3
+    )
 
 
 def test_update_angles_of_a_rule_lie_in_0_180():
@@ -110,7 +115,7 @@ def test_update_angles_layer_count_mismatch_raises():
         metrics.update_angles(params, other)
 
 
-# --- feedback vs weights ---------------------------------------------------------------------------
+# --- feedback vs weights --------------------------------------------------------------------------
 
 
 def test_feedback_angles_known_values():
@@ -120,7 +125,7 @@ def test_feedback_angles_known_values():
     np.testing.assert_allclose(metrics.feedback_angles(params, [-b for b in w]), 180.0, atol=1e-3)
     # B = W + U with U ⟂ W and |U| = |W|: 45° in every layer.
     tilted = []
-    for b, r in zip(w, random_feedback(params)):
+    for b, r in zip(w, random_feedback(params), strict=True):
         u = r - jnp.vdot(r, b) / jnp.vdot(b, b) * b
         tilted.append(b + u * jnp.linalg.norm(b) / jnp.linalg.norm(u))
     a = metrics.feedback_angles(params, tilted)
@@ -160,7 +165,7 @@ def test_feedback_metrics_reject_mismatched_shapes(fn):
         fn(params, [b.T for b in w])
 
 
-# --- errors and Lillicrap's condition ----------------------------------------------------------
+# --- errors and Lillicrap's condition -------------------------------------------------------------
 
 
 def test_layer_errors_of_backprop():
@@ -177,13 +182,17 @@ def test_layer_errors_of_backprop():
     # The weight gradient is the batch mean of δ_l h_{l-1}ᵀ: here for the first layer, h_0 = x.
     g = backprop(params, batch)
     np.testing.assert_allclose(
-        g.layers[0].weight, jnp.einsum("bi,bj->ij", errors[0], x) / x.shape[0],
-        rtol=1e-5, atol=1e-6,
+        g.layers[0].weight,
+        jnp.einsum("bi,bj->ij", errors[0], x) / x.shape[0],
+        rtol=1e-5,
+        atol=1e-6,
     )
     # Feedback equal to the weights delivers backprop's errors.
     chex.assert_trees_all_close(
-        metrics.layer_errors(params, weights_as_feedback(params), batch, LOSS), errors,
-        rtol=1e-5, atol=1e-6,
+        metrics.layer_errors(params, weights_as_feedback(params), batch, LOSS),
+        errors,
+        rtol=1e-5,
+        atol=1e-6,
     )
 
 
@@ -195,8 +204,10 @@ def test_layer_errors_of_feedback_alignment_match_its_updates():
     rule = credax.feedback_alignment(LOSS)
     u, _ = rule.update(params, rule.init(jax.random.key(0), params)._replace(feedback=fb), batch)
     np.testing.assert_allclose(
-        u.layers[0].weight, jnp.einsum("bi,bj->ij", errors[0], x) / x.shape[0],
-        rtol=1e-5, atol=1e-6,
+        u.layers[0].weight,
+        jnp.einsum("bi,bj->ij", errors[0], x) / x.shape[0],
+        rtol=1e-5,
+        atol=1e-6,
     )
 
 
@@ -207,8 +218,9 @@ def test_lillicrap_condition_known_values():
     ones = metrics.lillicrap_condition(params, w, batch, LOSS)
     assert ones.shape == (n,)
     np.testing.assert_array_equal(ones, 1.0)
-    np.testing.assert_array_equal(metrics.lillicrap_condition(params, [-b for b in w], batch, LOSS),
-                                  0.0)
+    np.testing.assert_array_equal(
+        metrics.lillicrap_condition(params, [-b for b in w], batch, LOSS), 0.0
+    )
     frac = metrics.lillicrap_condition(params, random_feedback(params), batch, LOSS)
     assert frac.shape == (n,)
     assert bool(jnp.all((frac >= 0) & (frac <= 1))), frac
@@ -253,8 +265,9 @@ def test_metrics_jit_and_vmap():
     assert v.shape == (3, len(fb))
     for i, k in enumerate(keys):
         p = make_mlp(k)
-        np.testing.assert_allclose(v[i], metrics.feedback_angles(p, random_feedback(p, k)),
-                                   rtol=1e-4, atol=1e-3)
+        np.testing.assert_allclose(
+            v[i], metrics.feedback_angles(p, random_feedback(p, k)), rtol=1e-4, atol=1e-3
+        )
 
 
 # --- losses ---------------------------------------------------------------------------------------
@@ -262,7 +275,8 @@ def test_metrics_jit_and_vmap():
 
 def test_losses_known_values():
     np.testing.assert_allclose(
-        credax.losses.softmax_cross_entropy(jnp.zeros((2, 4)), jnp.array([0, 3])), np.log(4.0),
+        credax.losses.softmax_cross_entropy(jnp.zeros((2, 4)), jnp.array([0, 3])),
+        np.log(4.0),
         rtol=1e-6,
     )
     np.testing.assert_allclose(credax.losses.mse(jnp.ones((2, 3)), jnp.zeros((2, 3))), 1.5)
