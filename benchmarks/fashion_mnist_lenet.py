@@ -154,7 +154,8 @@ def main(argv=None):
         r = payload["results"][name]
         pub = PUBLISHED.get(name)
         print(
-            f"{r['label']:6s} {r['lr']:6g} {r['final_error_mean']:7.2f} ± {r['final_error_sd']:4.2f} "
+            f"{r['label']:6s} {r['lr']:6g} "
+            f"{r['final_error_mean']:7.2f} ± {r['final_error_sd']:4.2f} "
             f"{r['best_epoch_error_mean']:9.2f} ± {r['best_epoch_error_sd']:4.2f} "
             f"{pub if pub is not None else '-':>9}"
         )

@@ -42,8 +42,12 @@ def main(argv=None):
     p.add_argument("--every", type=int, default=50)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=0.01)
-    p.add_argument("--init-scale", type=float, default=0.1,
-                   help="factor on the Glorot-initialised forward weights (small, as in the paper)")
+    p.add_argument(
+        "--init-scale",
+        type=float,
+        default=0.1,
+        help="factor on the Glorot-initialised forward weights (small, as in the paper)",
+    )
     p.add_argument("--out", default=str(RESULTS / "lillicrap_linear"))
     args = p.parse_args(argv)
     if min(args.seeds, args.steps, args.every, args.batch) < 1 or args.steps % args.every:
@@ -58,8 +62,9 @@ def main(argv=None):
     sgd = optax.sgd(args.lr)
 
     def mask_hidden(updates):
-        return map_layers(lambda i, l: jax.tree_util.tree_map(jnp.zeros_like, l) if i == 0 else l,
-                          updates)
+        return map_layers(
+            lambda i, l: jax.tree_util.tree_map(jnp.zeros_like, l) if i == 0 else l, updates
+        )
 
     def run(name, key):
         k_teacher, k_net, k_rule, k_data, k_test = jax.random.split(key, 5)
@@ -101,7 +106,8 @@ def main(argv=None):
 
         first = measure(net, state)
         _, rec = jax.lax.scan(
-            block, (net, state, sgd.init(net)),
+            block,
+            (net, state, sgd.init(net)),
             jax.random.split(k_data, args.steps // args.every),
         )
         return jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), first, rec)
@@ -115,42 +121,58 @@ def main(argv=None):
     fa = curves["fa"]
     start, final = fa["dh_angle"][:, 0], fa["dh_angle"][:, -1]
     summary = {
-        name: {"final_error_mean": mean_sd(c["error"][:, -1])[0],
-               "final_error_sd": mean_sd(c["error"][:, -1])[1]}
+        name: {
+            "final_error_mean": mean_sd(c["error"][:, -1])[0],
+            "final_error_sd": mean_sd(c["error"][:, -1])[1],
+        }
         for name, c in curves.items()
     }
-    summary["fa"].update({
-        "dh_angle_start_mean": mean_sd(start)[0], "dh_angle_start_sd": mean_sd(start)[1],
-        "dh_angle_final_mean": mean_sd(final)[0], "dh_angle_final_sd": mean_sd(final)[1],
-        "dw1_angle_final_mean": mean_sd(fa["dw1_angle"][:, -1])[0],
-        "dw1_angle_final_sd": mean_sd(fa["dw1_angle"][:, -1])[1],
-        "condition_final_mean": mean_sd(fa["condition"][:, -1])[0],
-    })
-    print(f"Linear 30-20-10 teacher task, SGD {args.lr}, batch {args.batch}, {args.steps} steps, "
-          f"{args.seeds} seeds ({jax.default_backend()})")
+    summary["fa"].update(
+        {
+            "dh_angle_start_mean": mean_sd(start)[0],
+            "dh_angle_start_sd": mean_sd(start)[1],
+            "dh_angle_final_mean": mean_sd(final)[0],
+            "dh_angle_final_sd": mean_sd(final)[1],
+            "dw1_angle_final_mean": mean_sd(fa["dw1_angle"][:, -1])[0],
+            "dw1_angle_final_sd": mean_sd(fa["dw1_angle"][:, -1])[1],
+            "condition_final_mean": mean_sd(fa["condition"][:, -1])[0],
+        }
+    )
+    print(
+        f"Linear 30-20-10 teacher task, SGD {args.lr}, batch {args.batch}, {args.steps} steps, "
+        f"{args.seeds} seeds ({jax.default_backend()})"
+    )
     for name in curves:
         s = summary[name]
-        print(f"  {name:8s} final normalised error {s['final_error_mean']:.4f} ± "
-              f"{s['final_error_sd']:.4f}")
+        print(
+            f"  {name:8s} final normalised error {s['final_error_mean']:.4f} ± "
+            f"{s['final_error_sd']:.4f}"
+        )
     s = summary["fa"]
-    print(f"  FA Δh angle to BP: start {s['dh_angle_start_mean']:.1f}° ± {s['dh_angle_start_sd']:.1f}"
-          f" -> final {s['dh_angle_final_mean']:.1f}° ± {s['dh_angle_final_sd']:.1f}; ΔW1 angle "
-          f"{s['dw1_angle_final_mean']:.1f}° ± {s['dw1_angle_final_sd']:.1f}; eᵀWBe>0 for "
-          f"{100 * s['condition_final_mean']:.0f}% of examples")
+    print(
+        f"  FA Δh angle to BP: start {s['dh_angle_start_mean']:.1f}° ± {s['dh_angle_start_sd']:.1f}"
+        f" -> final {s['dh_angle_final_mean']:.1f}° ± {s['dh_angle_final_sd']:.1f}; ΔW1 angle "
+        f"{s['dw1_angle_final_mean']:.1f}° ± {s['dw1_angle_final_sd']:.1f}; eᵀWBe>0 for "
+        f"{100 * s['condition_final_mean']:.0f}% of examples"
+    )
     print("  published (Lillicrap et al. 2016, Fig. 2b): starts near 90°, falls well below 90°")
 
     out = Path(args.out)
-    write_json(out.with_suffix(".json"), {
-        "benchmark": "lillicrap_linear",
-        "command": "python benchmarks/lillicrap_linear.py " + " ".join(argv or []),
-        "setup": vars(args) | {"network": "linear 30-20-10", "teacher": "uniform[-1,1]/sqrt(30)"},
-        "published": "Δh_FA vs Δh_BP angle starts near 90° and falls well below it; FA and BP "
-                     "reach low error, shallow learning does not (Lillicrap et al. 2016, Fig. 2)",
-        "environment": environment(),
-        "summary": summary,
-        "steps": steps,
-        "curves": curves,
-    })
+    write_json(
+        out.with_suffix(".json"),
+        {
+            "benchmark": "lillicrap_linear",
+            "command": "python benchmarks/lillicrap_linear.py " + " ".join(argv or []),
+            "setup": vars(args)
+            | {"network": "linear 30-20-10", "teacher": "uniform[-1,1]/sqrt(30)"},
+            "published": "Δh_FA vs Δh_BP angle starts near 90° and falls well below it; FA and BP "
+            "reach low error, shallow learning does not (Lillicrap et al. 2016, Fig. 2)",
+            "environment": environment(),
+            "summary": summary,
+            "steps": steps,
+            "curves": curves,
+        },
+    )
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
     for name, label in [("bp", "BP"), ("fa", "FA"), ("shallow", "shallow")]:
         band(ax[0], steps, np.log10(curves[name]["error"]), label)

@@ -58,13 +58,21 @@ def main(argv=None):
 
     results = {}
     curves = {}
-    print(f"MNIST-1D MLP 40-256-256-10 tanh, Adam {args.lr}, {args.epochs} epochs, "
-          f"{args.seeds} seeds on {jax.default_backend()}")
+    print(
+        f"MNIST-1D MLP 40-256-256-10 tanh, Adam {args.lr}, {args.epochs} epochs, "
+        f"{args.seeds} seeds on {jax.default_backend()}"
+    )
     print(f"{'rule':6s} {'test acc %':>14s} {'angle L1':>14s} {'angle L2':>14s} {'s':>6s}")
     for name in rules:
         run = train.make_fit(
-            make_rule(name, loss), init_model, optax.adam(args.lr), loss=loss,
-            train=(xtr, ytr), test=(xte, yte), epochs=args.epochs, batch_size=100,
+            make_rule(name, loss),
+            init_model,
+            optax.adam(args.lr),
+            loss=loss,
+            train=(xtr, ytr),
+            test=(xte, yte),
+            epochs=args.epochs,
+            batch_size=100,
         )
         t0 = time.perf_counter()
         hist, _ = train.sweep(run, 0, args.seeds)
@@ -84,24 +92,38 @@ def main(argv=None):
         }
         curves[name] = hist
         a1, a2 = (mean_sd(ang[:, i]) for i in range(2))
-        print(f"{RULES[name].label:6s} {acc.mean():7.2f} ± {acc.std():4.2f} "
-              f"{a1[0]:7.1f} ± {a1[1]:4.1f} {a2[0]:7.1f} ± {a2[1]:4.1f} {secs:6.1f}")
+        print(
+            f"{RULES[name].label:6s} {acc.mean():7.2f} ± {acc.std():4.2f} "
+            f"{a1[0]:7.1f} ± {a1[1]:4.1f} {a2[0]:7.1f} ± {a2[1]:4.1f} {secs:6.1f}"
+        )
     if "bp" in results:
-        print(f"published: BP ≈ {PUBLISHED_BP:.0f}% (Greydanus 2020); "
-              f"ours {results['bp']['test_accuracy_mean']:.1f}%")
+        print(
+            f"published: BP ≈ {PUBLISHED_BP:.0f}% (Greydanus 2020); "
+            f"ours {results['bp']['test_accuracy_mean']:.1f}%"
+        )
 
     out = args.out
-    write_json(Path(f"{out}.json"), {
-        "benchmark": "mnist1d_feedback",
-        "command": "python benchmarks/mnist1d_feedback.py " + " ".join(argv or []),
-        "setup": {"model": "mlp 40-256-256-10 tanh", "optimizer": f"adam {args.lr}",
-                  "batch_size": 100, "epochs": args.epochs, "seeds": args.seeds},
-        "published": {"bp_test_accuracy": PUBLISHED_BP, "source": "Greydanus 2020"},
-        "environment": environment(),
-        "results": results,
-        "curves": {k: {"test_accuracy": v.test_accuracy, "update_angles": v.update_angles}
-                   for k, v in curves.items()},
-    })
+    write_json(
+        Path(f"{out}.json"),
+        {
+            "benchmark": "mnist1d_feedback",
+            "command": "python benchmarks/mnist1d_feedback.py " + " ".join(argv or []),
+            "setup": {
+                "model": "mlp 40-256-256-10 tanh",
+                "optimizer": f"adam {args.lr}",
+                "batch_size": 100,
+                "epochs": args.epochs,
+                "seeds": args.seeds,
+            },
+            "published": {"bp_test_accuracy": PUBLISHED_BP, "source": "Greydanus 2020"},
+            "environment": environment(),
+            "results": results,
+            "curves": {
+                k: {"test_accuracy": v.test_accuracy, "update_angles": v.update_angles}
+                for k, v in curves.items()
+            },
+        },
+    )
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     ep = np.arange(args.epochs + 1)
     for name, h in curves.items():

@@ -74,9 +74,7 @@ def feedback_gradients(loss: Loss, params, matrices: Sequence[jax.Array], batch)
 
 def _check_matrices(params, feedback: Sequence[jax.Array]) -> None:
     weights = _weights(params)
-    if len(feedback) != len(weights) or any(
-        b.shape != w.shape for b, w in zip(feedback, weights)
-    ):
+    if len(feedback) != len(weights) or any(b.shape != w.shape for b, w in zip(feedback, weights)):
         raise ValueError(
             "feedback matrices must match the layers' weights: expected shapes "
             f"{[w.shape for w in weights]}, got {[getattr(b, 'shape', None) for b in feedback]}"
@@ -325,8 +323,9 @@ def weight_mirror(
         B ← B + η_B (y xᵀ / σ² - λ B)
 
     Because ``E[y xᵀ] = σ² W`` (for a convolution, per output position, so the product is
-    averaged over positions; padding makes border positions see fewer inputs), ``B`` relaxes towards ``W / λ`` (with the default ``λ = 1``, to
-    ``W``) at rate ``η_B λ``, the noise averaging out over ``mirror_batch`` draws per update.
+    averaged over positions; padding makes border positions see fewer inputs), ``B`` relaxes
+    towards ``W / λ`` (with the default ``λ = 1``, to ``W``) at rate ``η_B λ``, the noise
+    averaging out over ``mirror_batch`` draws per update.
     The ``1/σ²`` normalisation (not in the paper, where ``σ`` is fixed) makes ``B``'s fixed point
     independent of ``σ``. The forward pass uses ``B`` as in feedback alignment, before this
     step's mirror update.

@@ -72,9 +72,7 @@ def norm_ratios(params: Any, feedback: Sequence[jax.Array]) -> jax.Array:
 
 def sign_concordance(params: Any, feedback: Sequence[jax.Array]) -> jax.Array:
     """Per-layer fraction of synapses where ``sign(B_l) = sign(W_l)``. Returns ``(n_layers,)``."""
-    return jnp.stack(
-        [jnp.mean(jnp.sign(w) == jnp.sign(b)) for w, b in _pairs(params, feedback)]
-    )
+    return jnp.stack([jnp.mean(jnp.sign(w) == jnp.sign(b)) for w, b in _pairs(params, feedback)])
 
 
 def layer_errors(params: Any, feedback: Sequence[jax.Array] | None, batch, loss: Loss) -> list:
@@ -125,8 +123,8 @@ def lillicrap_condition(params: Any, feedback: Sequence[jax.Array], batch, loss:
         def down(m, ei, layer=layer, x0=x0):
             return jax.vjp(lambda xi: layer.linear(m, xi), x0)[1](ei)[0]
 
-        u = jax.vmap(lambda ei: down(w, ei))(e)
-        v = jax.vmap(lambda ei: down(b, ei))(e)
+        u = jax.vmap(down, in_axes=(None, 0))(w, e)
+        v = jax.vmap(down, in_axes=(None, 0))(b, e)
         fracs.append(jnp.mean(jnp.sum((u * v).reshape(u.shape[0], -1), axis=1) > 0))
     return jnp.stack(fracs)
 

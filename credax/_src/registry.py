@@ -47,7 +47,10 @@ RULES: dict[str, RuleEntry] = {
         feedback.kolen_pollack, "KP", "B learns W's own update plus decay", "Akrout et al. 2019"
     ),
     "wm": RuleEntry(
-        feedback.weight_mirror, "WM", "B learns W from noise-driven mirror mode", "Akrout et al. 2019"
+        feedback.weight_mirror,
+        "WM",
+        "B learns W from noise-driven mirror mode",
+        "Akrout et al. 2019",
     ),
 }
 
