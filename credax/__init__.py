@@ -1,8 +1,10 @@
 """credax: biologically plausible credit-assignment rules for JAX."""
 
+from credax import data as data
 from credax import losses as losses
 from credax import metrics as metrics
 from credax import nets as nets
+from credax import train as train
 from credax._src.feedback import DirectFeedbackAlignmentState as DirectFeedbackAlignmentState
 from credax._src.feedback import FeedbackAlignmentState as FeedbackAlignmentState
 from credax._src.feedback import KolenPollackState as KolenPollackState
@@ -29,6 +31,7 @@ __all__ = [
     "SignSymmetryState",
     "WeightMirrorState",
     "backprop",
+    "data",
     "direct_feedback_alignment",
     "feedback_alignment",
     "glorot_uniform",
@@ -37,5 +40,6 @@ __all__ = [
     "metrics",
     "nets",
     "sign_symmetry",
+    "train",
     "weight_mirror",
 ]

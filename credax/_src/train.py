@@ -1,19 +1,26 @@
 """Training as one compiled program: ``lax.scan`` over steps, ``vmap`` over seeds.
 
-``make_fit`` builds ``run(init_key, rule_key, data_key) -> (History, params)``, a pure function
-that trains one model from scratch with the data resident on the device; ``jax.vmap`` of it over
-keys is a seed sweep (``sweep`` does that). After every epoch it records the train loss, the test
-loss and accuracy, each layer's angle between the rule's update and backprop's on a fixed probe
-batch, and for feedback-path rules each layer's angle between ``W_l`` and ``B_l``.
+``make_fit`` builds ``run(init_key, rule_key, data_key) -> FitResult``, a pure function that
+trains one model from scratch with the data resident on the device. Every ``eval_every`` steps
+(default: every epoch) it records the train loss, the test loss and accuracy, each layer's angle
+between the rule's update and backprop's on a fixed probe batch, and for feedback-path rules each
+layer's angle between ``W_l`` and ``B_l``.
+
+``sweep`` runs ``run`` over init seeds and, on a separate axis, over feedback draws (rule keys) as
+one jitted program: ``vmap`` over feedback draws, ``vmap`` (or ``lax.map`` in blocks of
+``seed_block`` seeds) over init seeds, and the seed axis sharded over all devices with
+``shard_map``. Results are arrays ``[seed, feedback, eval, ...]``.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from credax._src.layers import find_layers
@@ -56,6 +63,20 @@ def _feedback_angles(params, rule_state, n_layers):
     return jnp.full((n_layers,), jnp.nan)
 
 
+class FitResult(NamedTuple):
+    """What one training run returns.
+
+    Attributes:
+        history: ``History`` of per-evaluation records.
+        diverged_step: the first step whose training loss was NaN/inf, or -1.
+        params: the final parameters.
+    """
+
+    history: History
+    diverged_step: jax.Array
+    params: Any
+
+
 def make_fit(
     rule: LearningRule,
     init_model: Callable[[jax.Array], Any],
@@ -67,10 +88,11 @@ def make_fit(
     epochs: int,
     batch_size: int,
     steps_per_epoch: int | None = None,
+    eval_every: int | None = None,
     probe_size: int = 256,
     classification: bool = True,
 ) -> Callable:
-    """Builds a pure ``run(init_key, rule_key, data_key) -> (History, final_params)``.
+    """Builds a pure ``run(init_key, rule_key, data_key) -> FitResult``.
 
     Args:
         rule: the learning rule.
@@ -79,12 +101,18 @@ def make_fit(
         loss: the loss the rule and the metrics use.
         train: ``(x, y)`` arrays (shuffled every epoch by ``data_key``; the last partial batch
             is dropped) or ``sample(key, batch_size) -> (x, y)`` drawing fresh examples.
-        test: ``(x, y)`` arrays evaluated after every epoch.
+        test: ``(x, y)`` arrays evaluated at every record.
         epochs: number of epochs.
         batch_size: examples per step.
         steps_per_epoch: steps per epoch when ``train`` is a sampler.
+        eval_every: steps between records; a divisor or a multiple of the steps per epoch
+            (default: once per epoch). The first record is taken before training.
         probe_size: examples of the fixed batch on which update angles are measured.
         classification: whether to record test accuracy.
+
+    Returns:
+        ``run``, with attributes ``eval_steps`` (the step of each record) and
+        ``steps_per_epoch``.
     """
     epochs, batch_size = int(epochs), int(batch_size)
     if epochs < 1 or batch_size < 1:
@@ -105,6 +133,15 @@ def make_fit(
         spe = n // batch_size
         if spe < 1:
             raise ValueError(f"batch_size {batch_size} exceeds the {n} training examples")
+    k = spe if eval_every is None else int(eval_every)
+    if k < 1 or (spe % k and k % spe):
+        raise ValueError(
+            f"eval_every must divide or be a multiple of the {spe} steps per epoch, got {k}"
+        )
+    total = epochs * spe
+    if total % k:
+        raise ValueError(f"eval_every={k} must divide the {total} training steps")
+    n_evals = total // k
 
     def record(params, rule_state, probe, train_loss):
         out = forward(params, x_test)
@@ -131,47 +168,146 @@ def make_fit(
         else:
             probe = sample(probe_key, probe_size)
 
-        def step(carry, batch_or_key):
-            params, rule_state, opt_state = carry
+        def step(carry, inp):
+            params, rule_state, opt_state, bad = carry
+            t, idx = inp
             if sample is None:
-                batch = (x_train[batch_or_key], y_train[batch_or_key])
+                batch = (x_train[idx], y_train[idx])
             else:
-                batch = sample(batch_or_key, batch_size)
+                batch = sample(jax.random.fold_in(data_key, t), batch_size)
             value = loss(forward(params, batch[0]), batch[1])
             g, rule_state = rule.update(params, rule_state, batch)
             u, opt_state = optimizer.update(g, opt_state, params)
             params = optax.apply_updates(params, u)
-            return (params, rule_state, opt_state), value
+            bad = jnp.where((bad < 0) & ~jnp.isfinite(value), t, bad)
+            return (params, rule_state, opt_state, bad), value
 
-        def epoch(carry, key):
-            if sample is None:
-                xs = jax.random.permutation(key, n)[: spe * batch_size].reshape(spe, batch_size)
-            else:
-                xs = jax.random.split(key, spe)
-            carry, losses = jax.lax.scan(step, carry, xs)
-            params, rule_state, _ = carry
+        def block(carry, inp):
+            carry, losses = jax.lax.scan(step, carry, inp)
+            params, rule_state, _, _ = carry
             return carry, record(params, rule_state, probe, jnp.mean(losses))
 
+        def indices(e):
+            """Batch indices of epoch ``e``, ``(spe, batch_size)``."""
+            perm = jax.random.permutation(jax.random.fold_in(data_key, e), n)
+            return perm[: spe * batch_size].reshape(spe, batch_size)
+
+        carry = (params, rule_state, opt_state, jnp.int32(-1))
+        steps = jnp.arange(total, dtype=jnp.int32)
+        if sample is not None:
+            xs = (steps.reshape(n_evals, k), jnp.zeros((n_evals, k, 0), jnp.int32))
+            carry, hist = jax.lax.scan(block, carry, xs)
+        elif k <= spe:
+            # Outer scan over epochs (one permutation each), inner over the records of an epoch.
+            def epoch(carry, e):
+                xs = (steps[:spe].reshape(-1, k) + e * spe, indices(e).reshape(-1, k, batch_size))
+                return jax.lax.scan(block, carry, xs)
+
+            carry, hist = jax.lax.scan(epoch, carry, jnp.arange(epochs))
+            hist = jax.tree_util.tree_map(lambda a: a.reshape(n_evals, *a.shape[2:]), hist)
+        else:
+            m = k // spe
+
+            def multi(carry, r):
+                def epoch(carry, e):
+                    xs = (steps[:spe] + e * spe, indices(e))
+                    return jax.lax.scan(step, carry, xs)
+
+                carry, losses = jax.lax.scan(epoch, carry, r * m + jnp.arange(m))
+                params, rule_state, _, _ = carry
+                return carry, record(params, rule_state, probe, jnp.mean(losses))
+
+            carry, hist = jax.lax.scan(multi, carry, jnp.arange(n_evals))
+
         first = record(params, rule_state, probe, jnp.float32(jnp.nan))
-        carry, hist = jax.lax.scan(
-            epoch, (params, rule_state, opt_state), jax.random.split(data_key, epochs)
-        )
         hist = jax.tree_util.tree_map(
             lambda a, b: jnp.concatenate([jnp.asarray(a, b.dtype)[None], b]), first, hist
         )
-        return hist, carry[0]
+        return FitResult(hist, carry[3], carry[0])
 
+    run.eval_steps = [i * k for i in range(n_evals + 1)]
+    run.steps_per_epoch = spe
+    run.total_steps = total
     return run
 
 
-def seed_keys(seed: int, n_seeds: int) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Independent ``(init, rule, data)`` keys ``(n_seeds,)`` each, from one integer seed."""
-    k = jax.random.split(jax.random.key(seed), 3)
-    return tuple(jax.random.split(ki, n_seeds) for ki in k)
+def sweep_keys(seed: int, n_seeds: int, n_feedback: int = 1):
+    """Keys of a sweep from one integer seed: ``init`` and ``data`` keys ``(n_seeds,)`` (one
+    per init seed) and ``rule`` keys ``(n_feedback,)`` (feedback draws, shared by all seeds)."""
+    k_init, k_rule, k_data = jax.random.split(jax.random.key(seed), 3)
+    return (
+        jax.random.split(k_init, n_seeds),
+        jax.random.split(k_rule, n_feedback),
+        jax.random.split(k_data, n_seeds),
+    )
 
 
-def sweep(run: Callable, seed: int, n_seeds: int):
-    """Runs ``run`` for ``n_seeds`` seeds as one jitted, vmapped program. Returns
-    ``(History, params)`` with a leading seed axis."""
-    keys = seed_keys(seed, n_seeds)
-    return jax.jit(jax.vmap(run))(*keys)
+def _shard_map():
+    fn = getattr(jax, "shard_map", None)
+    if fn is None:  # older JAX
+        from jax.experimental.shard_map import shard_map as fn
+    return fn
+
+
+def sweep_fn(run: Callable, *, seed_block: int | None = None, devices=None) -> Callable:
+    """A jitted ``f(init_keys, rule_keys, data_keys) -> FitResult`` with axes
+    ``[seed, feedback, ...]``.
+
+    Args:
+        run: from ``make_fit``.
+        seed_block: seeds trained together by ``vmap`` on each device; blocks run one after
+            another inside the program (``lax.map``). None: all of a device's seeds at once.
+        devices: devices to shard the seed axis over (default all); the number of seeds must be
+            a multiple of their count.
+    """
+    devices = list(jax.devices() if devices is None else devices)
+
+    def per_seed(init_key, data_key, rule_keys):
+        return jax.vmap(run, in_axes=(None, 0, None))(init_key, rule_keys, data_key)
+
+    def local(init_keys, rule_keys, data_keys):
+        if seed_block is None or seed_block >= init_keys.shape[0]:
+            return jax.vmap(per_seed, in_axes=(0, 0, None))(init_keys, data_keys, rule_keys)
+        return jax.lax.map(
+            lambda kk: per_seed(kk[0], kk[1], rule_keys),
+            (init_keys, data_keys),
+            batch_size=int(seed_block),
+        )
+
+    if len(devices) == 1:
+        return jax.jit(local)
+    from jax.sharding import Mesh, PartitionSpec
+
+    mesh = Mesh(np.array(devices), ("seed",))
+    spec = PartitionSpec("seed")
+    smap = _shard_map()
+    kwargs = dict(mesh=mesh, in_specs=(spec, PartitionSpec(), spec), out_specs=spec)
+    # Each device's seeds are independent: no replication to check (the flag's name changed).
+    params = inspect.signature(smap).parameters
+    kwargs.update({"check_vma": False} if "check_vma" in params else {"check_rep": False})
+    sharded = smap(local, **kwargs)
+    return jax.jit(sharded)
+
+
+def sweep(
+    run: Callable,
+    seed: int,
+    n_seeds: int,
+    *,
+    n_feedback: int | None = None,
+    seed_block: int | None = None,
+    devices=None,
+) -> FitResult:
+    """Runs ``run`` for ``n_seeds`` init seeds (and ``n_feedback`` feedback draws) as one
+    jitted program. Returns a ``FitResult`` on the host with leading axes ``[seed]`` (or
+    ``[seed, feedback]`` when ``n_feedback`` is given)."""
+    n_dev = len(jax.devices() if devices is None else devices)
+    if n_seeds < 1 or n_seeds % n_dev:
+        raise ValueError(
+            f"n_seeds must be a positive multiple of the {n_dev} devices, got {n_seeds}"
+        )
+    keys = sweep_keys(seed, n_seeds, 1 if n_feedback is None else n_feedback)
+    out = jax.device_get(sweep_fn(run, seed_block=seed_block, devices=devices)(*keys))
+    if n_feedback is None:
+        out = jax.tree_util.tree_map(lambda a: a[:, 0], out)
+    return out

@@ -1,0 +1,147 @@
+"""credax.train: one compiled program over steps, seeds and feedback draws."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import credax
+from credax._src import train
+
+LOSS = credax.losses.softmax_cross_entropy
+
+
+def _data(n=96, d=6, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)).astype(np.float32)
+    y = (x[:, :k].argmax(1)).astype(np.int32)
+    return x, y
+
+
+def _run(rule=None, *, epochs=2, eval_every=None, opt=None):
+    x, y = _data()
+    return train.make_fit(
+        rule or credax.feedback_alignment(LOSS),
+        lambda k: credax.nets.mlp([6, 8, 3], activation=jnp.tanh, key=k),
+        opt or optax.adam(1e-2),
+        loss=LOSS,
+        train=(x, y),
+        test=(x[:32], y[:32]),
+        epochs=epochs,
+        batch_size=16,
+        eval_every=eval_every,
+        probe_size=16,
+    )
+
+
+def test_history_shapes_and_eval_steps():
+    run = _run(eval_every=3)  # 6 steps per epoch, 2 epochs -> 4 records + the initial one
+    res = train.sweep(run, 0, 2, n_feedback=3)
+    assert run.eval_steps == [0, 3, 6, 9, 12]
+    assert res.history.test_accuracy.shape == (2, 3, 5)
+    assert res.history.update_angles.shape == (2, 3, 5, 2)
+    assert res.diverged_step.shape == (2, 3)
+    assert np.all(res.diverged_step == -1)
+    assert np.isnan(res.history.train_loss[..., 0]).all()
+    assert np.isfinite(res.history.train_loss[..., 1:]).all()
+
+
+def test_eval_every_must_fit_the_epoch():
+    with pytest.raises(ValueError, match="eval_every"):
+        _run(eval_every=4)
+
+
+def test_sweep_equals_a_loop_over_seeds():
+    run = _run()
+    res = train.sweep(run, 0, 3)
+    ki, kr, kd = train.sweep_keys(0, 3, 1)
+    single = jax.jit(run)
+    for s in range(3):
+        one = single(ki[s], kr[0], kd[s])
+        np.testing.assert_allclose(
+            res.history.test_loss[s], np.asarray(one.history.test_loss), rtol=1e-5, atol=1e-6
+        )
+
+
+def test_seed_and_feedback_axes_are_separate():
+    res = train.sweep(_run(), 0, 2, n_feedback=2)
+    acc0 = res.history.test_loss[..., 0]  # before training: depends on the init seed only
+    assert acc0[0, 0] == acc0[0, 1] and acc0[1, 0] == acc0[1, 1]
+    assert acc0[0, 0] != acc0[1, 0]
+    final = res.history.test_loss[..., -1]
+    assert final[0, 0] != final[0, 1]  # another feedback draw trains differently
+
+
+def test_seed_blocks_give_the_same_numbers():
+    run = _run()
+    a = train.sweep(run, 0, 4)
+    b = train.sweep(run, 0, 4, seed_block=1)
+    np.testing.assert_allclose(a.history.test_loss, b.history.test_loss, rtol=1e-5, atol=1e-6)
+
+
+def _teacher_run(opt, epochs=3):
+    sample = credax.data.linear_teacher(jax.random.key(0), 5, 2)[1]
+    x_test, y_test = sample(jax.random.key(1), 64)
+    return train.make_fit(
+        credax.feedback_alignment(credax.losses.mse),
+        lambda k: credax.nets.mlp([5, 8, 2], activation=credax.nets.identity, key=k),
+        opt,
+        loss=credax.losses.mse,
+        train=sample,
+        test=(x_test, y_test),
+        epochs=epochs,
+        batch_size=16,
+        steps_per_epoch=50,
+        classification=False,
+    )
+
+
+def test_divergence_is_recorded_with_its_step():
+    res = train.sweep(_teacher_run(optax.sgd(50.0)), 0, 2)
+    assert np.all(res.diverged_step > 0)  # the first step's loss is finite
+    assert np.all(res.diverged_step < 150)
+    assert not res.history.finite[:, -1].any()
+    assert np.all(res.history.finite[:, 0])
+
+
+def test_sampler_training_data():
+    res = train.sweep(_teacher_run(optax.sgd(0.05)), 0, 2)
+    loss = res.history.test_loss
+    assert np.all(res.diverged_step == -1)
+    assert np.all(loss[:, -1] < 0.5 * loss[:, 0])
+
+
+def test_sharded_sweep_matches_unsharded():
+    """Two forced host devices: the seed axis is sharded, the numbers do not change."""
+    code = textwrap.dedent(
+        """
+        import jax, jax.numpy as jnp, numpy as np, optax, credax
+        from credax._src import train
+        assert jax.device_count() == 2, jax.devices()
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(64, 6)).astype(np.float32); y = x[:, :3].argmax(1).astype(np.int32)
+        L = credax.losses.softmax_cross_entropy
+        run = train.make_fit(credax.feedback_alignment(L),
+            lambda k: credax.nets.mlp([6, 8, 3], activation=jnp.tanh, key=k), optax.adam(1e-2),
+            loss=L, train=(x, y), test=(x, y), epochs=2, batch_size=16, probe_size=16)
+        a = train.sweep(run, 0, 4, n_feedback=2)
+        b = train.sweep(run, 0, 4, n_feedback=2, devices=jax.devices()[:1])
+        print(float(np.abs(a.history.test_loss - b.history.test_loss).max()))
+        """
+    )
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+    env["JAX_PLATFORMS"] = "cpu"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert float(out.stdout.strip().splitlines()[-1]) < 1e-5
