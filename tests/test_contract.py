@@ -82,7 +82,10 @@ def run(rule_name: str, net_name: str, exact: bool = False):
     return rule, update, params, batch, state, updates, new_state
 
 
-nets = pytest.mark.parametrize("net_name", list(NETS))
+# The contract runs on the MLP and LeNet; the small strided, padded conv net joins the checks
+# where a conv backward pass could go wrong (feedback transport, DFA shapes, exact backprop).
+nets = pytest.mark.parametrize("net_name", ["mlp", "lenet"])
+all_nets = pytest.mark.parametrize("net_name", list(NETS))
 rules = pytest.mark.parametrize("rule_name", RULE_NAMES)
 
 
@@ -141,7 +144,7 @@ def key_data(tree):
 
 
 @rules
-@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16], ids=["bf16", "f16"])
+@pytest.mark.parametrize("dtype", [jnp.bfloat16], ids=["bf16"])
 def test_low_precision_params_keep_their_dtype(rule_name, dtype):
     k1, k2, kx = jax.random.split(jax.random.key(0), 3)
     params = credax.nets.Sequential(
@@ -187,15 +190,20 @@ def test_feedback_scale_and_glorot_bound():
 # --- backprop and its special cases ---------------------------------------------------------------
 
 
-@nets
+@all_nets
 def test_backprop_is_jax_grad(net_name):
+    """Bit for bit: eagerly on the MLP, under jit (same program both sides) on the conv nets."""
     params, batch = setup(net_name)
     rule = credax.backprop(LOSS)
-    updates, _ = rule.update(params, rule.init(jax.random.key(2), params), batch)
-    chex.assert_trees_all_equal(updates, backprop_grads(params, batch))
+    state = rule.init(jax.random.key(2), params)
+    if net_name == "mlp":
+        updates, ref = rule.update(params, state, batch)[0], backprop_grads(params, batch)
+    else:
+        updates, ref = run("bp", net_name)[5], reference(net_name)
+    chex.assert_trees_all_equal(updates, ref)
 
 
-@nets
+@all_nets
 @pytest.mark.parametrize("rule_name", FEEDBACK_PATH_RULES)
 def test_feedback_equal_to_weights_is_backprop(rule_name, net_name):
     _, update, params, batch, state, _, _ = run(rule_name, net_name, exact=True)
@@ -308,7 +316,7 @@ def test_brsf_redraws_and_frsf_does_not():
 # --- direct feedback alignment --------------------------------------------------------------------
 
 
-@nets
+@all_nets
 def test_dfa_feedback_shapes(net_name):
     _, _, params, _, state, _, _ = run("dfa", net_name)
     layers = credax.nets.find_layers(params)

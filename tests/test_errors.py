@@ -184,18 +184,9 @@ def test_brsf_redraw_needs_random_magnitude():
     [
         (credax.feedback_alignment, "feedback_init"),
         (credax.sign_symmetry, "magnitude_init"),
-        # BUG: these three do not check feedback_init; a non-callable one fails only at init, with
-        # Python's bare "'float' object is not callable".
-        *[
-            pytest.param(
-                f,
-                "feedback_init",
-                marks=pytest.mark.xfail(
-                    strict=True, reason="feedback_init not validated at construction"
-                ),
-            )
-            for f in (credax.direct_feedback_alignment, credax.kolen_pollack, credax.weight_mirror)
-        ],
+        (credax.direct_feedback_alignment, "feedback_init"),
+        (credax.kolen_pollack, "feedback_init"),
+        (credax.weight_mirror, "feedback_init"),
     ],
 )
 def test_non_callable_initialiser(factory, option):

@@ -74,10 +74,7 @@ def test_rule_lowers_the_loss(rule_name):
     initial, final = float(losses[0]), float(losses[-1])
     # All rules reach < 0.3 × the initial loss here (backprop ~1e-3); demand half.
     assert final < 0.5 * initial, (initial, final)
-
-
-@pytest.mark.parametrize("rule_name", RULE_NAMES)
-def test_rule_beats_chance_accuracy(rule_name):
+    # and classifies the training set well above chance (1/3); all rules reach >= 0.9 here.
     _, _, params, _, _ = trained(rule_name)
     x, y = task()
     assert float(credax.losses.accuracy(jax.vmap(params)(x), y)) > 0.8
@@ -133,15 +130,7 @@ def test_weight_mirror_feedback_tends_to_w_over_decay():
 
 @pytest.mark.parametrize(
     "padding",
-    [
-        0,
-        # BUG (credax/_src/feedback.py, weight_mirror.mirror): the mirror product of a conv layer
-        # is divided by the number of output positions, but with zero padding a kernel tap at the
-        # border sees fewer real inputs (E[ΔB] = σ² W ⊙ C / positions, C the per-tap count of
-        # in-bounds positions), so B settles at (W ⊙ C / positions) / λ, not W / λ: here
-        # |B|/|W| ≈ 0.8 / λ and ≈ 7° off W for a 3x3 kernel with padding 1 on 6x6.
-        pytest.param(1, marks=pytest.mark.xfail(strict=True, reason="padded conv WM fixed point")),
-    ],
+    [0, 1],
 )
 def test_weight_mirror_conv_feedback_tends_to_w_over_decay(padding):
     lam = 2.0

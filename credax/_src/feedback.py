@@ -270,6 +270,8 @@ def kolen_pollack(
     loss = check_loss(loss)
     feedback_lr = check_positive("feedback_lr", feedback_lr)
     decay = check_positive("decay", decay, allow_zero=True)
+    if not callable(feedback_init):
+        raise TypeError(f"expected feedback_init(key, shape, dtype), got {feedback_init!r}")
 
     def init(key, params):
         return KolenPollackState(_draw(key, _weights(params), feedback_init, 1.0))
@@ -323,7 +325,7 @@ def weight_mirror(
         B ← B + η_B (y xᵀ / σ² - λ B)
 
     Because ``E[y xᵀ] = σ² W`` (for a convolution, per output position, so the product is
-    averaged over positions; padding makes border positions see fewer inputs), ``B`` relaxes
+    averaged over the positions where each kernel tap meets the input), ``B`` relaxes
     towards ``W / λ`` (with the default ``λ = 1``, to ``W``) at rate ``η_B λ``, the noise
     averaging out over ``mirror_batch`` draws per update.
     The ``1/σ²`` normalisation (not in the paper, where ``σ`` is fixed) makes ``B``'s fixed point
@@ -352,6 +354,8 @@ def weight_mirror(
     if int(mirror_batch) != mirror_batch or mirror_batch < 1:
         raise ValueError(f"expected mirror_batch to be a positive int, got {mirror_batch!r}")
     mirror_batch = int(mirror_batch)
+    if not callable(feedback_init):
+        raise TypeError(f"expected feedback_init(key, shape, dtype), got {feedback_init!r}")
 
     def init(key, params):
         k_b, k_next = jax.random.split(key)
@@ -365,9 +369,13 @@ def weight_mirror(
 
         y, pullback = jax.vjp(drive, layer.weight)
         # Σ_n y_n x_nᵀ (the vjp of W ↦ W x at cotangent y), averaged over the noise draws and,
-        # for a convolution, over the output positions that share the kernel.
-        positions = math.prod(layer.out_shape[1:])
-        return pullback(jax.lax.stop_gradient(y))[0] / (mirror_batch * positions * noise_std**2)
+        # for a convolution, over the output positions where each kernel tap meets the input
+        # (fewer at padded borders): ``counts`` is that number per weight (1 for a dense layer).
+        ones_in = jnp.ones(layer.in_shape, layer.weight.dtype)
+        ones_out = jnp.ones(layer.out_shape, layer.weight.dtype)
+        counts = jax.vjp(lambda w: layer.linear(w, ones_in), layer.weight)[1](ones_out)[0]
+        hebb = pullback(jax.lax.stop_gradient(y))[0]
+        return hebb / (mirror_batch * noise_std**2 * jnp.maximum(counts, 1.0))
 
     def update(params, state, batch):
         _check_matrices(params, state.feedback)
@@ -423,6 +431,8 @@ def direct_feedback_alignment(
     """
     loss = check_loss(loss)
     scale = check_positive("scale", scale)
+    if feedback_init is not None and not callable(feedback_init):
+        raise TypeError(f"expected feedback_init(key, shape, dtype) or None, got {feedback_init!r}")
 
     def draw(key, shape, dtype):
         if feedback_init is not None:
