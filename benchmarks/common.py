@@ -69,8 +69,7 @@ def sweep_rules(names, build_run, n_seeds, *, seed=0, log=print):
     for name in names:
         run = build_run(name)
         t0 = time.perf_counter()
-        hist, _ = train.sweep(run, seed, n_seeds)
-        hist = jax.device_get(hist)
+        hist = train.sweep(run, seed, n_seeds).history
         secs = time.perf_counter() - t0
         log(f"  {name}: {secs:.1f} s")
         yield name, hist, secs

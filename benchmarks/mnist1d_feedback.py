@@ -75,8 +75,7 @@ def main(argv=None):
             batch_size=100,
         )
         t0 = time.perf_counter()
-        hist, _ = train.sweep(run, 0, args.seeds)
-        hist = jax.device_get(hist)
+        hist = train.sweep(run, 0, args.seeds).history
         secs = time.perf_counter() - t0
         acc = 100 * hist.test_accuracy[:, -1]
         ang = hist.update_angles[:, -1]  # (seed, layer)
