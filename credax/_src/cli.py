@@ -159,9 +159,8 @@ def make_parser() -> argparse.ArgumentParser:
     )
     r.add_argument(
         "--seed-block",
-        type=int,
-        default=None,
-        help="seeds vmapped together inside the program (default: all)",
+        default="auto",
+        help="seeds vmapped together inside the program: N, all, or auto (by device and width)",
     )
     r.add_argument("--out", default="runs/latest")
     sub.add_parser("list", help="rules and datasets, with references")
@@ -290,6 +289,12 @@ def cmd_run(args) -> int:
         fail(f"{args.dataset}: labels out of range [0, {int(ytr.max()) + 1})")
     if args.batch_size > len(xtr):
         fail(f"--batch-size {args.batch_size} exceeds the {len(xtr)} training examples")
+    if args.seed_block in ("auto", "all"):
+        seed_block = {"auto": "auto", "all": None}[args.seed_block]
+    elif args.seed_block.isdigit() and int(args.seed_block) >= 1:
+        seed_block = int(args.seed_block)
+    else:
+        fail(f"--seed-block must be a positive integer, all or auto, got {args.seed_block!r}")
     n_dev = jax.device_count()
     block = args.block or args.seeds
     if block < 1 or args.seeds % block or block % n_dev:
@@ -349,7 +354,7 @@ def cmd_run(args) -> int:
                 eval_every=eval_every,
                 classification=not regression,
             )
-            fn = train.sweep_fn(run, seed_block=args.seed_block)
+            fn = train.sweep_fn(run, seed_block=seed_block)
             sl = (
                 lambda b: (
                     keys[0][b * block : (b + 1) * block],
