@@ -39,6 +39,7 @@ import gc
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import time
@@ -218,12 +219,85 @@ class Config:
         )
 
 
+def _with(call, compiled):
+    call.compiled = compiled
+    return call
+
+
+def step_hlo_summary(text: str) -> dict:
+    """What one training step costs in the optimized HLO: the innermost while-loop body that
+    gathers a batch, its top-level operations (kernels, on an accelerator), the matrix products
+    among them (dots, GEMM custom calls, fusions around a dot) with their result shapes, and
+    its copies/transposes."""
+    comps = {}
+    for comp in re.split(r"\n(?=\S)", text):
+        m = re.match(r"(?:ENTRY )?%?([\w.\-]+) ", comp)
+        if m:
+            comps[m.group(1)] = comp
+
+    def calls(body):
+        return re.findall(r"(?:calls|to_apply)=%?([\w.\-]+)", body)
+
+    def has(name, pat, seen):
+        if name in seen or name not in comps:
+            return False
+        seen.add(name)
+        return bool(re.search(pat, comps[name])) or any(
+            has(c, pat, seen) for c in calls(comps[name])
+        )
+
+    bodies = [b for b in set(re.findall(r"body=%?([\w.\-]+)", text)) if b in comps]
+    steps = [b for b in bodies if has(b, r" gather\(", set())]
+    if not steps:
+        return {"found": False}
+    body = min(steps, key=lambda b: len(comps[b]))
+    skip = {"parameter", "constant", "get-tuple-element", "tuple", "bitcast"}
+    count = {"ops": 0, "copies": 0}
+    gemms = []
+
+    def walk(name, depth=0):
+        for line in comps.get(name, "").splitlines()[1:]:
+            m = re.match(r"\s*(?:ROOT )?\S+ = (\S+) ([a-z][a-z0-9\-]*)\(", line)
+            if not m or m.group(2) in skip:
+                continue
+            shape, op = m.group(1), m.group(2)
+            callee = re.search(r"(?:calls|to_apply)=%?([\w.\-]+)", line)
+            if op == "call" and callee and depth < 4:  # e.g. a GPU command buffer
+                walk(callee.group(1), depth + 1)
+                continue
+            count["ops"] += 1
+            inner = comps.get(callee.group(1), "") if (op == "fusion" and callee) else ""
+            target = re.search(r'custom_call_target="([^"]+)"', line)
+            if (
+                op == "dot"
+                or (op == "fusion" and " dot(" in inner)
+                or (op == "custom-call" and target and re.search("gemm|matmul", target.group(1)))
+            ):
+                gemms.append(shape.split("{")[0])
+            elif op in ("copy", "transpose") or (
+                op == "fusion"
+                and re.search(r" (copy|transpose)\(", inner)
+                and not re.search(r" (dot|gather|dynamic-slice)\(", inner)
+            ):
+                count["copies"] += 1
+
+    walk(body)
+    ops, copies = count["ops"], count["copies"]
+    return {
+        "found": True,
+        "ops": ops,
+        "gemms": len(gemms),
+        "gemm_shapes": gemms,
+        "copy_or_transpose_ops": copies,
+    }
+
+
 def build_credax(cfg, steps, spe, n_seeds, seed_block):
     run = cfg.make_run(steps, spe)
     keys = train.sweep_keys(0, n_seeds, 1)
     fn = train.sweep_fn(run, seed_block=seed_block, devices=jax.devices()[:1])
     compiled = fn.lower(*keys).compile()
-    return lambda: compiled(*keys)
+    return _with(lambda: compiled(*keys), compiled)
 
 
 def build_credax_run_vmap(cfg, steps, spe, n_seeds):
@@ -231,7 +305,7 @@ def build_credax_run_vmap(cfg, steps, spe, n_seeds):
     ki, kr, kd = train.sweep_keys(0, n_seeds, 1)
     args = (ki, kr[0], kd)
     compiled = jax.jit(jax.vmap(run, in_axes=(0, None, 0))).lower(*args).compile()
-    return lambda: compiled(*args)
+    return _with(lambda: compiled(*args), compiled)
 
 
 def build_hand(cfg, steps, spe, n_seeds, seed_block):
@@ -249,7 +323,7 @@ def build_hand(cfg, steps, spe, n_seeds, seed_block):
     ki, kr, kd = train.sweep_keys(0, n_seeds, 1)
     args = (ki, kd, kr[0], x, y)
     compiled = jax.jit(many).lower(*args).compile()
-    return lambda: compiled(*args)
+    return _with(lambda: compiled(*args), compiled)
 
 
 def build_credax_one(cfg, steps, spe):
@@ -307,6 +381,10 @@ class Timer:
         self.ceiling, self.target, self.repeats = ceiling, target, repeats
         self.fixed_below, self.loop_cap = fixed_below, loop_cap
         self.hints: dict = {}
+        self.hlo_seeds: tuple = (1,)
+
+    def hlo_summary(self, n_seeds):
+        return n_seeds in self.hlo_seeds
 
     # --- step-count model
     def predict(self, cfg, family, n_seeds):
@@ -397,6 +475,12 @@ class Timer:
                 "warmup_s": first,
                 "compile_s": compile_s,
             }
+            compiled = getattr(warm[v.key][0], "compiled", None)
+            if self.hlo_summary(n_seeds) and compiled is not None and "_sb" not in v.key:
+                try:
+                    out[v.key]["step_hlo"] = step_hlo_summary(compiled.as_text())
+                except Exception as e:  # noqa: BLE001
+                    out[v.key]["step_hlo"] = {"error": repr(e)}
         warm.clear()
         split = [v for v in variants if v.split and v.key in out]
         split = [v for v in split if out[v.key]["steps"] < self.fixed_below]
@@ -585,11 +669,42 @@ def _mem_stats(dev):
     return s if s and "peak_bytes_in_use" in s else None
 
 
+MEM_STEPS, MEM_SPE = 4, 2  # two epochs of two steps: the loop structure of the timed runs
+
+
+def _rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _run_sampling_rss(fn):
+    """Runs ``fn()`` while a thread samples the resident set size every millisecond; returns
+    (result, peak RSS)."""
+    import threading
+
+    peak, stop = [_rss()], threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            peak[0] = max(peak[0], _rss())
+            time.sleep(0.001)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    try:
+        res = fn()
+    finally:
+        stop.set()
+        t.join()
+    return res, max(peak[0], _rss())
+
+
 def memory_points(shape, points, workers=1):
-    """Memory of credax sweeps (two steps each) of ``shape`` at ``points = [[seeds, batch]]``,
-    given in ascending order of memory: the compile-time analysis, and where the device reports
-    it the peak in use above the bytes in use before the run (peak memory is a process-wide
-    high-water mark, hence a fresh process and the ascending order)."""
+    """Memory of credax sweeps of ``shape`` at ``points = [[seeds, batch]]``, given in
+    ascending order of memory: the compile-time analysis and, where the device reports it, the
+    peak in use above the bytes in use before the run (peak memory is a process-wide high-water
+    mark, hence a fresh process and the ascending order); on CPU the peak resident set size
+    during the run above the one before it (sampled every millisecond)."""
     _, sizes, _ = parse_shapes(shape)[0]
     dev = jax.devices()[0]
 
@@ -597,7 +712,7 @@ def memory_points(shape, points, workers=1):
         n_seeds, batch = pt
         cfg = Config(shape, sizes, batch)
         keys = train.sweep_keys(0, n_seeds, 1)
-        fn = train.sweep_fn(cfg.make_run(2, 1), devices=[dev])
+        fn = train.sweep_fn(cfg.make_run(MEM_STEPS, MEM_SPE), devices=[dev])
         return fn.lower(*keys).compile(), keys
 
     if workers > 1:
@@ -628,6 +743,13 @@ def memory_points(shape, points, workers=1):
         except Exception as e:  # noqa: BLE001
             r["memory_analysis_error"] = repr(e)
         s0 = _mem_stats(dev)
+        if s0 is None and os.path.exists("/proc/self/statm"):
+            gc.collect()
+            rss0 = _rss()
+            res, rss1 = _run_sampling_rss(lambda c=compiled, k=keys: jax.block_until_ready(c(*k)))
+            r["rss_before"], r["rss_peak"] = rss0, rss1
+            r["rss_peak_above_baseline"] = rss1 - rss0
+            del res
         if s0 is not None:
             res = compiled(*keys)
             jax.block_until_ready(res)
@@ -669,28 +791,39 @@ def memory_section(args, backend, workers):
         s_top, seeds, batches = 64, [1, 16, 64], [32, b0, 512]
     # Ascending memory: seeds at the base batch, then the batches at the most seeds.
     points = [[s, b0] for s in seeds[:-1]] + [[s_top, b] for b in sorted(set(batches))]
-    if gpu or args.memory_subprocess:
+    if gpu or not args.memory_in_process:
         # A fresh process, memory allocated on demand, and no GEMM autotuning: autotuning
         # allocates scratch buffers on the device that would set the peak before any run.
         flags = (os.environ.get("XLA_FLAGS", "") + " --xla_gpu_autotune_level=0").strip()
         env = dict(os.environ, XLA_PYTHON_CLIENT_PREALLOCATE="false", XLA_FLAGS=flags)
-        spec = {"shape": shape, "points": points, "workers": workers}
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--memory-probe", json.dumps(spec)]
-        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-        lines = [ln for ln in p.stdout.splitlines() if ln.startswith("MEMJSON ")]
-        if p.returncode or not lines:
-            raise RuntimeError(f"memory probe failed (rc {p.returncode}): {p.stderr[-2000:]}")
-        pts = json.loads(lines[-1][len("MEMJSON ") :])
+        # On an accelerator all points in one process (ascending); on CPU one process per
+        # point, so that each run starts from a clean resident set.
+        groups = [points] if gpu else [[pt] for pt in points]
+        pts = []
+        for group in groups:
+            spec = {"shape": shape, "points": group, "workers": workers}
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--memory-probe"]
+            p = subprocess.run(
+                [*cmd, json.dumps(spec)], env=env, capture_output=True, text=True, timeout=300
+            )
+            lines = [ln for ln in p.stdout.splitlines() if ln.startswith("MEMJSON ")]
+            if p.returncode or not lines:
+                raise RuntimeError(f"memory probe failed (rc {p.returncode}): {p.stderr[-2000:]}")
+            pts += json.loads(lines[-1][len("MEMJSON ") :])
     else:
         pts = memory_points(shape, points)
-    key = "peak_above_baseline" if all("peak_above_baseline" in p for p in pts) else None
-    key = key or "analysis_bytes"
+    key = "analysis_bytes"
+    for k in ("peak_above_baseline", "rss_peak_above_baseline"):
+        if all(k in p for p in pts):
+            key = k
+            break
     by_seed = [p for p in pts if p["batch"] == b0]
     by_batch = [p for p in pts if p["seeds"] == s_top]
     n_par = sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:]))
     res = {
         "shape": shape,
-        "sweep": "sweep_fn(run, seed_block=None), 2 steps (memory does not grow with steps)",
+        "sweep": f"sweep_fn(run, seed_block=None), {MEM_STEPS} steps in epochs of {MEM_SPE}"
+        " (memory does not grow with steps)",
         "measure": key,
         "method": (
             "device memory_stats(): peak_bytes_in_use above bytes_in_use before the sweep, in a"
@@ -698,6 +831,9 @@ def memory_section(args, backend, workers):
             " --xla_gpu_autotune_level=0 (autotuning scratch would set the peak), all points"
             " compiled first, then run in ascending order of memory"
             if key == "peak_above_baseline"
+            else "peak resident set size of the process during the sweep (sampled every ms)"
+            " above the one before it, one fresh process per point (CPU)"
+            if key == "rss_peak_above_baseline"
             else "compiled.memory_analysis(): temp + argument + output - alias bytes"
         ),
         "note": "credax's make_fit closes over the training data, which is embedded in the"
@@ -1011,7 +1147,12 @@ def main(argv=None):
         default=None,
         help="programs compiled concurrently (default: 1 on CPU, else min(4, cores // 2))",
     )
-    p.add_argument("--memory-subprocess", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--memory-in-process", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="only redo the memory section, into the existing JSON of --out-dir",
+    )
     p.add_argument("--memory-probe", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.memory_probe:
@@ -1035,6 +1176,16 @@ def main(argv=None):
     out_dir = Path(args.out_dir)
     json_path = out_dir / f"throughput_{backend}.json"
     png_path = out_dir / f"throughput_{backend}.png"
+    if args.memory_only:
+        results = json.loads(json_path.read_text())
+        results["memory"] = memory_section(args, backend, workers)
+        results.setdefault("commands_after", []).append(
+            " ".join([Path(sys.executable).name, *sys.argv])
+        )
+        write_json(json_path, results)
+        os.chmod(json_path, 0o644)
+        _log_memory(results["memory"])
+        return
 
     t_start = time.perf_counter()
     env = environment()
@@ -1073,6 +1224,7 @@ def main(argv=None):
     results["matmul_ceiling"] = mm
     log(f"matmul ceiling {mm['n']}^3: {mm['flops_per_s'] / 1e9:.1f} GFLOP/s")
     timer = Timer(backend, mm["flops_per_s"], target, args.repeats, args.fixed_below, loop_cap)
+    timer.hlo_seeds = (1, max(seeds)) if not gpu else (1,)
 
     def save(with_plot=False):
         summarise(results)
@@ -1119,13 +1271,8 @@ def main(argv=None):
     else:
         log(f"\nmemory: credax sweep of {args.memory_shape}")
         try:
-            m = results["memory"] = memory_section(args, backend, workers)
-            per_ex = m.get("bytes_per_seed_per_example") or 0
-            log(
-                f"  {m['measure']}: {m['bytes_per_seed'] / 2**20:.1f} MiB per seed"
-                f" (params {m['params_bytes_per_seed'] / 2**20:.1f} MiB per seed);"
-                f" {per_ex / 2**10:.1f} KiB per seed per example of the batch"
-            )
+            results["memory"] = memory_section(args, backend, workers)
+            _log_memory(results["memory"])
         except Exception as e:  # noqa: BLE001
             log(f"  memory FAILED {e!r}")
             traceback.print_exc()
@@ -1138,6 +1285,15 @@ def main(argv=None):
         met = "met" if g["met"] else "NOT met"
         log(f"goal {g['goal']} [{g['config']}]: {g['value']:.2f} {met}")
     log(f"\nwrote {json_path} and {png_path} in {time.perf_counter() - t_start:.0f} s")
+
+
+def _log_memory(m):
+    per_ex = m.get("bytes_per_seed_per_example") or 0
+    log(
+        f"  {m['measure']}: {(m['bytes_per_seed'] or 0) / 2**20:.1f} MiB per seed"
+        f" (params {m['params_bytes_per_seed'] / 2**20:.1f} MiB per seed);"
+        f" {per_ex / 2**10:.1f} KiB per seed per example of the batch"
+    )
 
 
 def run_config(
@@ -1296,6 +1452,18 @@ def run_config(
             f"  steps {r['steps']}, {r['seconds']:.3f} s, compile {r['compile_s']:.1f} s"
             + (f"; per-step only {steady:,.0f}" if steady else "")
             + ("  [extrapolated]" if r.get("extrapolated") else "")
+        )
+    hlo = {
+        k: r["step_hlo"]
+        for k, r in c["variants"].items()
+        if isinstance(r, dict) and r.get("step_hlo", {}).get("found")
+    }
+    if hlo:
+        log(
+            "  one step in the optimized HLO (ops, of which GEMMs, copies/transposes): "
+            + ", ".join(
+                f"{k} {h['ops']}/{h['gemms']}/{h['copy_or_transpose_ops']}" for k, h in hlo.items()
+            )
         )
     c["loadavg_after"] = os.getloadavg()
     save()
