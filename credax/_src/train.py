@@ -289,6 +289,17 @@ def sweep_fn(run: Callable, *, seed_block: int | str | None = AUTO, devices=None
 
     def local(init_keys, rule_keys, data_keys):
         n_s, n_f = init_keys.shape[0], rule_keys.shape[0]
+        if n_f == 1:
+            # One feedback draw shared by every seed: the rule state stays unbatched, so e.g. the
+            # error transport through B is one matmul over all seeds' examples.
+            rk = rule_keys[0]
+            if seed_block is None or seed_block >= n_s:
+                out = jax.vmap(run, in_axes=(0, None, 0))(init_keys, rk, data_keys)
+            else:
+                out = jax.lax.map(
+                    lambda k: run(k[0], rk, k[1]), (init_keys, data_keys), batch_size=seed_block
+                )
+            return jax.tree_util.tree_map(lambda a: a[:, None], out)
         s_idx = jnp.repeat(jnp.arange(n_s), n_f)
         f_idx = jnp.tile(jnp.arange(n_f), n_s)
         keys = (init_keys[s_idx], rule_keys[f_idx], data_keys[s_idx])
