@@ -107,6 +107,19 @@ def test_kolen_pollack_contracts_w_minus_b_under_matching_sgd():
         )
 
 
+def _relax(rule, params, batch, steps):
+    """Runs ``steps`` rule updates with the forward weights held fixed; returns the rule state."""
+
+    @jax.jit
+    def relax(state):
+        def step(state, _):
+            return rule.update(params, state, batch)[1], None
+
+        return jax.lax.scan(step, state, length=steps)[0]
+
+    return relax(rule.init(jax.random.key(2), params))
+
+
 def test_weight_mirror_feedback_tends_to_w_over_decay():
     """B relaxes towards W / λ: after many mirror steps on fixed weights, B ≈ W / λ."""
     lam = 2.0
@@ -114,14 +127,7 @@ def test_weight_mirror_feedback_tends_to_w_over_decay():
     params = student(jax.random.key(1))
     x, y = task()
 
-    @jax.jit
-    def relax(state):
-        def step(state, _):
-            return rule.update(params, state, (x, y))[1], None
-
-        return jax.lax.scan(step, state, length=100)[0]
-
-    state = relax(rule.init(jax.random.key(2), params))
+    state = _relax(rule, params, (x, y), 100)
     angles = credax.metrics.feedback_angles(params, state.feedback)
     ratios = credax.metrics.norm_ratios(params, state.feedback)
     assert bool(jnp.all(angles < 15.0)), angles
@@ -145,14 +151,7 @@ def test_weight_mirror_conv_feedback_tends_to_w_over_decay(padding):
     y = jnp.array([0, 1])
     rule = credax.weight_mirror(LOSS, feedback_lr=0.2, decay=lam, mirror_batch=256, noise_std=0.5)
 
-    @jax.jit
-    def relax(state):
-        def step(state, _):
-            return rule.update(params, state, (x, y))[1], None
-
-        return jax.lax.scan(step, state, length=60)[0]
-
-    state = relax(rule.init(jax.random.key(2), params))
+    state = _relax(rule, params, (x, y), 60)
     # The conv layer (many noise samples per kernel tap): B ≈ W / λ. Observed without padding:
     # 1.8° and ratio 1.01 / λ.
     angle = float(credax.metrics.feedback_angles(params, state.feedback)[0])
