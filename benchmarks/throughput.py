@@ -110,6 +110,24 @@ def step_flops(sizes, batch) -> int:
     return 2 * sum(mm) + sum(mm[1:])
 
 
+def step_weight_bytes(sizes, fused: bool) -> int:
+    """Bytes of per-seed weight traffic in one SGD step of FA (a lower bound: activations, the
+    shared ``B`` and biases left out). Each weight is read by the forward pass; then either the
+    weight gradient is written and the update reads ``W`` and ``dW`` and writes ``W`` (5 passes),
+    or the update is fused into the weight-gradient GEMM (``W <- W - lr x^T d``: read and write,
+    3 passes). With per-seed weights this traffic grows with seeds as the FLOPs do, so it bounds
+    the rate at ``FLOPs / (bytes / bandwidth)`` whatever the number of seeds."""
+    n = sum(i * o for i, o in zip(sizes[:-1], sizes[1:]))
+    return 4 * n * (3 if fused else 5)
+
+
+def roofline(sizes, batch, matmul, bandwidth, fused: bool) -> float:
+    """The highest FLOP/s one FA step can reach: the matmul rate or the rate its weight traffic
+    allows at ``bandwidth`` bytes/s, whichever is lower."""
+    flops = step_flops(sizes, batch)
+    return min(matmul, flops * bandwidth / step_weight_bytes(sizes, fused))
+
+
 def record_flops(sizes, n_test=N_TEST, n_probe=N_TEST) -> int:
     """Matmul FLOPs of one credax record: test forward, FA and backprop updates on the probe."""
     mm = [2 * i * o for i, o in zip(sizes[:-1], sizes[1:])]
@@ -658,6 +676,26 @@ def matmul_ceiling(backend, quick):
     return {"n": n, "precision": "default", "seconds": sec, "flops_per_s": 2 * n**3 / sec}
 
 
+def bandwidth_ceiling(backend, quick):
+    """Device memory bandwidth: a jitted elementwise pass over an array far larger than caches
+    (reads and writes every byte once)."""
+    n = (256 if backend != "cpu" else (16 if quick else 64)) * 2**20 // 4
+    a = jnp.ones((n,), jnp.float32)
+    f = jax.jit(lambda a: a * 1.0001 + 1.0).lower(a).compile()
+    jax.block_until_ready(f(a))
+    jax.block_until_ready(f(a))
+    inner = 10 if backend != "cpu" else 3
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            out = f(a)
+        jax.block_until_ready(out)
+        times.append((time.perf_counter() - t0) / inner)
+    sec = median(times)
+    return {"bytes": 8 * n, "seconds": sec, "bytes_per_s": 8 * n / sec}
+
+
 # ----------------------------------------------------------------------------- memory
 
 
@@ -836,8 +874,8 @@ def memory_section(args, backend, workers):
             if key == "rss_peak_above_baseline"
             else "compiled.memory_analysis(): temp + argument + output - alias bytes"
         ),
-        "note": "credax's make_fit closes over the training data, which is embedded in the"
-        " executable as constants and is not counted by memory_analysis.",
+        "note": "sweep_fn passes the training data to the program as an argument, so"
+        " memory_analysis counts it in argument bytes (it does not grow with seeds).",
         "points": pts,
         "params_bytes_per_seed": 4 * n_par,
     }
@@ -906,6 +944,19 @@ def summarise(results):
             r["best_credax_over_biotorch"] = max(sweep.values()) / br
             if cr:
                 r["credax_over_biotorch"] = cr / br
+        bw = results.get("bandwidth_ceiling", {}).get("bytes_per_s")
+        mm = results.get("matmul_ceiling", {}).get("flops_per_s")
+        if bw and mm:
+            roof = {
+                f: roofline(c["sizes"], c["batch"], mm, bw, f == "fused")
+                for f in ("fused", "unfused")
+            }
+            c["roofline_flops_per_s"] = roof
+            for k in ("credax", "hand"):
+                x = v.get(k)
+                if isinstance(x, dict) and x.get("flops_per_s"):
+                    r[f"{k}_of_roofline_unfused"] = x["flops_per_s"] / roof["unfused"]
+                    r[f"{k}_of_roofline_fused"] = x["flops_per_s"] / roof["fused"]
         c["ratios"] = r
         name = f"{c['shape']} x{c['seeds']}"
         if "credax_over_hand" in r:
@@ -988,6 +1039,8 @@ def table(results) -> str:
         ("c/bt", 5),
         ("%mm c", 5),
         ("%mm h", 5),
+        ("%rf c", 5),
+        ("%rf h", 5),
     ]
     head = f"{'shape':<22}{'seeds':>5} " + " ".join(f"{n:>{w}}" for n, w in cols)
     rows = [head, "-" * len(head)]
@@ -1019,6 +1072,8 @@ def table(results) -> str:
             f"{ra.get('best_credax_over_biotorch', nan):.1f}",
             frac("credax"),
             frac("hand"),
+            f"{100 * ra.get('credax_of_roofline_unfused', nan):.0f}",
+            f"{100 * ra.get('hand_of_roofline_unfused', nan):.0f}",
         ]
         rows.append(
             f"{c['shape']:<22}{c['seeds']:>5} "
@@ -1034,6 +1089,8 @@ def table(results) -> str:
         " the feedback axis) / hand.",
         "reference (40-256-256-10, b100): biotorch ~115k (2-core CPU), ~60k (H100); hand JAX"
         " ~340k (CPU, 16 seeds), ~60M (H100, 64 seeds).",
+        "%rf: FLOP/s over the roofline min(matmul rate, FLOPs x bandwidth / per-seed weight"
+        " bytes of an unfused SGD step).",
     ]
     return "\n".join(rows)
 
@@ -1223,6 +1280,9 @@ def main(argv=None):
     mm = matmul_ceiling(backend, args.quick)
     results["matmul_ceiling"] = mm
     log(f"matmul ceiling {mm['n']}^3: {mm['flops_per_s'] / 1e9:.1f} GFLOP/s")
+    bw = bandwidth_ceiling(backend, args.quick)
+    results["bandwidth_ceiling"] = bw
+    log(f"bandwidth ceiling: {bw['bytes_per_s'] / 1e9:.1f} GB/s")
     timer = Timer(backend, mm["flops_per_s"], target, args.repeats, args.fixed_below, loop_cap)
     timer.hlo_seeds = (1, max(seeds)) if not gpu else (1,)
 

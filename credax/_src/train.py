@@ -118,18 +118,19 @@ def make_fit(
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
     bp = backprop(loss)
-    x_test, y_test = jnp.asarray(test[0]), jnp.asarray(test[1])
+    test_data = (jnp.asarray(test[0]), jnp.asarray(test[1]))
     if callable(train):
         sample = train
         if steps_per_epoch is None or int(steps_per_epoch) < 1:
             raise ValueError("a sampler as train data needs steps_per_epoch >= 1")
         spe = int(steps_per_epoch)
+        train_data = ()
     else:
         sample = None
-        x_train, y_train = jnp.asarray(train[0]), jnp.asarray(train[1])
-        n = x_train.shape[0]
-        if y_train.shape[0] != n:
-            raise ValueError(f"train x has {n} examples but y has {y_train.shape[0]}")
+        train_data = (jnp.asarray(train[0]), jnp.asarray(train[1]))
+        n = train_data[0].shape[0]
+        if train_data[1].shape[0] != n:
+            raise ValueError(f"train x has {n} examples but y has {train_data[1].shape[0]}")
         spe = n // batch_size
         if spe < 1:
             raise ValueError(f"batch_size {batch_size} exceeds the {n} training examples")
@@ -143,7 +144,7 @@ def make_fit(
         raise ValueError(f"eval_every={k} must divide the {total} training steps")
     n_evals = total // k
 
-    def record(params, rule_state, probe, train_loss):
+    def record(params, rule_state, probe, train_loss, x_test, y_test):
         out = forward(params, x_test)
         g_rule, _ = rule.update(params, rule_state, probe)
         g_bp, _ = bp.update(params, (), probe)
@@ -157,7 +158,10 @@ def make_fit(
             finite=all_finite(params),
         )
 
-    def run(init_key, rule_key, data_key):
+    def core(data, init_key, rule_key, data_key):
+        (x_test, y_test), train_data = data
+        if sample is None:
+            x_train, y_train = train_data
         params = init_model(init_key)
         rule_state = rule.init(rule_key, params)
         opt_state = optimizer.init(params)
@@ -169,7 +173,7 @@ def make_fit(
             probe = sample(probe_key, probe_size)
 
         def step(carry, inp):
-            params, rule_state, opt_state, bad = carry
+            params, rule_state, opt_state, bad, loss_sum = carry
             t, idx = inp
             if sample is None:
                 batch = (x_train[idx], y_train[idx])
@@ -180,19 +184,24 @@ def make_fit(
             u, opt_state = optimizer.update(g, opt_state, params)
             params = optax.apply_updates(params, u)
             bad = jnp.where((bad < 0) & ~jnp.isfinite(value), t, bad)
-            return (params, rule_state, opt_state, bad), value
+            # A running sum, not a per-step output: nothing is written per step.
+            return (params, rule_state, opt_state, bad, loss_sum + value), None
+
+        def recorded(carry, n_steps):
+            params, rule_state, opt_state, bad, loss_sum = carry
+            hist = record(params, rule_state, probe, loss_sum / n_steps, x_test, y_test)
+            return (params, rule_state, opt_state, bad, jnp.zeros_like(loss_sum)), hist
 
         def block(carry, inp):
-            carry, losses = jax.lax.scan(step, carry, inp)
-            params, rule_state, _, _ = carry
-            return carry, record(params, rule_state, probe, jnp.mean(losses))
+            carry, _ = jax.lax.scan(step, carry, inp)
+            return recorded(carry, k)
 
         def indices(e):
             """Batch indices of epoch ``e``, ``(spe, batch_size)``."""
             perm = jax.random.permutation(jax.random.fold_in(data_key, e), n)
             return perm[: spe * batch_size].reshape(spe, batch_size)
 
-        carry = (params, rule_state, opt_state, jnp.int32(-1))
+        carry = (params, rule_state, opt_state, jnp.int32(-1), jnp.float32(0.0))
         steps = jnp.arange(total, dtype=jnp.int32)
         if sample is not None:
             xs = (steps.reshape(n_evals, k), jnp.zeros((n_evals, k, 0), jnp.int32))
@@ -213,17 +222,27 @@ def make_fit(
                     xs = (steps[:spe] + e * spe, indices(e))
                     return jax.lax.scan(step, carry, xs)
 
-                carry, losses = jax.lax.scan(epoch, carry, r * m + jnp.arange(m))
-                params, rule_state, _, _ = carry
-                return carry, record(params, rule_state, probe, jnp.mean(losses))
+                carry, _ = jax.lax.scan(epoch, carry, r * m + jnp.arange(m))
+                return recorded(carry, k)
 
             carry, hist = jax.lax.scan(multi, carry, jnp.arange(n_evals))
 
-        first = record(params, rule_state, probe, jnp.float32(jnp.nan))
+        first = record(params, rule_state, probe, jnp.float32(jnp.nan), x_test, y_test)
         hist = jax.tree_util.tree_map(
             lambda a, b: jnp.concatenate([jnp.asarray(a, b.dtype)[None], b]), first, hist
         )
         return FitResult(hist, carry[3], carry[0])
+
+    data = (test_data, train_data)
+
+    def run(init_key, rule_key, data_key):
+        return core(data, init_key, rule_key, data_key)
+
+    # ``sweep_fn`` passes ``data`` as an argument of the compiled program rather than closing
+    # over it: closed-over arrays become constants embedded in the program (hundreds of MB for
+    # Fashion-MNIST), which slows compilation.
+    run.core = core
+    run.data = data
 
     shapes = jax.eval_shape(init_model, jax.random.key(0))
     run.max_weight_size = max(l.weight.size for l in find_layers(shapes))
@@ -287,41 +306,71 @@ def sweep_fn(run: Callable, *, seed_block: int | str | None = AUTO, devices=None
     elif seed_block is not None and (not isinstance(seed_block, int) or seed_block < 1):
         raise ValueError(f"seed_block must be a positive int, None or 'auto', got {seed_block!r}")
 
-    def local(init_keys, rule_keys, data_keys):
+    core = getattr(run, "core", None)
+    data = getattr(run, "data", ())
+    if core is None:  # any run(init_key, rule_key, data_key)
+        core = lambda data, *keys: run(*keys)  # noqa: E731
+
+    def local(data, init_keys, rule_keys, data_keys):
         n_s, n_f = init_keys.shape[0], rule_keys.shape[0]
+        one = lambda i, r, d: core(data, i, r, d)  # noqa: E731
         if n_f == 1:
             # One feedback draw shared by every seed: the rule state stays unbatched, so e.g. the
             # error transport through B is one matmul over all seeds' examples.
             rk = rule_keys[0]
             if seed_block is None or seed_block >= n_s:
-                out = jax.vmap(run, in_axes=(0, None, 0))(init_keys, rk, data_keys)
+                out = jax.vmap(one, in_axes=(0, None, 0))(init_keys, rk, data_keys)
             else:
                 out = jax.lax.map(
-                    lambda k: run(k[0], rk, k[1]), (init_keys, data_keys), batch_size=seed_block
+                    lambda k: one(k[0], rk, k[1]), (init_keys, data_keys), batch_size=seed_block
                 )
             return jax.tree_util.tree_map(lambda a: a[:, None], out)
         s_idx = jnp.repeat(jnp.arange(n_s), n_f)
         f_idx = jnp.tile(jnp.arange(n_f), n_s)
         keys = (init_keys[s_idx], rule_keys[f_idx], data_keys[s_idx])
         if seed_block is None or seed_block >= n_s:
-            out = jax.vmap(run)(*keys)
+            out = jax.vmap(one)(*keys)
         else:
-            out = jax.lax.map(lambda k: run(*k), keys, batch_size=int(seed_block) * n_f)
+            out = jax.lax.map(lambda k: one(*k), keys, batch_size=int(seed_block) * n_f)
         return jax.tree_util.tree_map(lambda a: a.reshape(n_s, n_f, *a.shape[1:]), out)
 
     if len(devices) == 1:
-        return jax.jit(local)
-    from jax.sharding import Mesh, PartitionSpec
+        compiled = jax.jit(local)
+    else:
+        from jax.sharding import Mesh, PartitionSpec
 
-    mesh = Mesh(np.array(devices), ("seed",))
-    spec = PartitionSpec("seed")
-    smap = _shard_map()
-    kwargs = dict(mesh=mesh, in_specs=(spec, PartitionSpec(), spec), out_specs=spec)
-    # Each device's seeds are independent: no replication to check (the flag's name changed).
-    params = inspect.signature(smap).parameters
-    kwargs.update({"check_vma": False} if "check_vma" in params else {"check_rep": False})
-    sharded = smap(local, **kwargs)
-    return jax.jit(sharded)
+        mesh = Mesh(np.array(devices), ("seed",))
+        spec = PartitionSpec("seed")
+        smap = _shard_map()
+        kwargs = dict(
+            mesh=mesh, in_specs=(PartitionSpec(), spec, PartitionSpec(), spec), out_specs=spec
+        )
+        # Each device's seeds are independent: no replication to check (the flag's name changed).
+        params = inspect.signature(smap).parameters
+        kwargs.update({"check_vma": False} if "check_vma" in params else {"check_rep": False})
+        compiled = jax.jit(smap(local, **kwargs))
+
+    return _Bound(compiled, data)
+
+
+class _Bound:
+    """A jitted (or lowered, or compiled) program with its leading ``data`` argument bound:
+    called, lowered and compiled with the keys alone, like the jitted function it wraps."""
+
+    def __init__(self, fn, data):
+        self._fn, self._data = fn, data
+
+    def __call__(self, *keys):
+        return self._fn(self._data, *keys)
+
+    def lower(self, *keys):
+        return _Bound(self._fn.lower(self._data, *keys), self._data)
+
+    def compile(self, *args, **kwargs):
+        return _Bound(self._fn.compile(*args, **kwargs), self._data)
+
+    def __getattr__(self, name):  # as_text, cost_analysis, memory_analysis, ...
+        return getattr(self._fn, name)
 
 
 def sweep(
