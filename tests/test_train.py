@@ -145,3 +145,37 @@ def test_sharded_sweep_matches_unsharded():
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert float(out.stdout.strip().splitlines()[-1]) < 1e-5
+
+
+def test_training_data_is_an_argument_not_a_constant():
+    """The sweep passes the data to the compiled program: the program text stays small however
+    large the dataset (closed-over arrays would be embedded as constants)."""
+    run = _run()
+    text = train.sweep_fn(run, seed_block=None).lower(*train.sweep_keys(0, 2, 1)).as_text()
+    main = next(line for line in text.splitlines() if "@main(" in line)
+    assert "tensor<96x6xf32>" in main and "tensor<32x6xf32>" in main
+    assert "dense<" not in text or len(text) < 200_000
+
+
+def test_train_loss_is_the_mean_over_the_records_steps():
+    """``train_loss`` at a record is the mean of the per-step losses since the previous one."""
+    x, y = _data()
+    rule, opt = credax.backprop(LOSS), optax.sgd(0.1)
+    init = lambda k: credax.nets.mlp([6, 8, 3], activation=jnp.tanh, key=k)  # noqa: E731
+    run = train.make_fit(
+        rule,
+        init,
+        opt,
+        loss=LOSS,
+        train=(x, y),
+        test=(x, y),
+        epochs=1,
+        batch_size=96,
+        eval_every=1,
+        probe_size=16,
+    )
+    res = run(jax.random.key(0), jax.random.key(1), jax.random.key(2))
+    # One step per epoch over all 96 examples: the loss before the step at the initial params.
+    params = init(jax.random.key(0))
+    expect = LOSS(credax._src.rule.forward(params, jnp.asarray(x)), jnp.asarray(y))
+    np.testing.assert_allclose(res.history.train_loss[1], expect, rtol=1e-5)
