@@ -12,6 +12,7 @@ atomically, so rerunning the same command resumes where it stopped.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import math
 import os
@@ -334,13 +335,15 @@ def cmd_run(args) -> int:
     progress = Progress(len(rules) * n_blocks)
     summary: dict[str, Any] = {}
     eval_steps = None
+
+    def blocks(b):
+        lo, hi = b * block, (b + 1) * block
+        return keys[0][lo:hi], keys[1], keys[2][lo:hi]
+
+    plans = {}
     for name in rules:
         rule_dir = out / name
         todo = [b for b in range(n_blocks) if not (rule_dir / f"block_{b}.npz").exists()]
-        compile_s = train_s = 0.0
-        if len(todo) < n_blocks:
-            progress.done += n_blocks - len(todo)
-            progress.show(f"{name}: {n_blocks - len(todo)} block(s) done earlier, skipped")
         if todo:
             run = train.make_fit(
                 make_rule(name, loss),
@@ -354,29 +357,43 @@ def cmd_run(args) -> int:
                 eval_every=eval_every,
                 classification=not regression,
             )
-            fn = train.sweep_fn(run, seed_block=seed_block)
-            sl = (
-                lambda b: (
-                    keys[0][b * block : (b + 1) * block],
-                    keys[1],  # noqa: E731
-                    keys[2][b * block : (b + 1) * block],
-                )
-            )
-            progress.show(f"{name}: compiling")
-            t0 = time.perf_counter()
-            compiled = fn.lower(*sl(todo[0])).compile()
-            compile_s = time.perf_counter() - t0
-            for b in todo:
-                progress.show(f"{name}: training block {b + 1}/{n_blocks}")
-                t0 = time.perf_counter()
-                res = jax.device_get(compiled(*sl(b)))
-                train_s += time.perf_counter() - t0
-                arrays = {f"history_{k}": np.asarray(v) for k, v in res.history._asdict().items()}
-                arrays["diverged_step"] = np.asarray(res.diverged_step)
-                write_npz(rule_dir / f"block_{b}.npz", arrays)
-                progress.step(f"{name}: block {b + 1}/{n_blocks} saved")
-            eval_steps = run.eval_steps
-        summary[name] = {"compile_s": compile_s, "train_s": train_s}
+            plans[name] = (run, train.sweep_fn(run, seed_block=seed_block), todo)
+
+    def compile_program(fn, todo):
+        t0 = time.perf_counter()
+        compiled = fn.lower(*blocks(todo[0])).compile()
+        return compiled, time.perf_counter() - t0
+
+    # Programs compile in the background, ahead of the rule being trained: on a small CPU
+    # compilation is about half of a short sweep, and it overlaps with training this way.
+    workers = max(1, min(2, (os.cpu_count() or 1) - 1))
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        futures = {
+            name: pool.submit(compile_program, fn, todo) for name, (_, fn, todo) in plans.items()
+        }
+        for name in rules:
+            compile_s = train_s = 0.0
+            todo = plans[name][2] if name in plans else []
+            if len(todo) < n_blocks:
+                progress.done += n_blocks - len(todo)
+                progress.show(f"{name}: {n_blocks - len(todo)} block(s) done earlier, skipped")
+            if todo:
+                run = plans[name][0]
+                progress.show(f"{name}: compiling")
+                compiled, compile_s = futures[name].result()
+                for b in todo:
+                    progress.show(f"{name}: training block {b + 1}/{n_blocks}")
+                    t0 = time.perf_counter()
+                    res = jax.device_get(compiled(*blocks(b)))
+                    train_s += time.perf_counter() - t0
+                    arrays = {
+                        f"history_{k}": np.asarray(v) for k, v in res.history._asdict().items()
+                    }
+                    arrays["diverged_step"] = np.asarray(res.diverged_step)
+                    write_npz(out / name / f"block_{b}.npz", arrays)
+                    progress.step(f"{name}: block {b + 1}/{n_blocks} saved")
+                eval_steps = run.eval_steps
+            summary[name] = {"compile_s": compile_s, "train_s": train_s}
     progress.close()
 
     # 3. Summary, table and plots from what is on disk (this run's and earlier runs' blocks).
