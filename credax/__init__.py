@@ -16,6 +16,16 @@ from credax._src.feedback import glorot_uniform as glorot_uniform
 from credax._src.feedback import kolen_pollack as kolen_pollack
 from credax._src.feedback import sign_symmetry as sign_symmetry
 from credax._src.feedback import weight_mirror as weight_mirror
+from credax._src.perturbation import AgrelState as AgrelState
+from credax._src.perturbation import ForwardGradientState as ForwardGradientState
+from credax._src.perturbation import NodePerturbationState as NodePerturbationState
+from credax._src.perturbation import ReinforceState as ReinforceState
+from credax._src.perturbation import WeightPerturbationState as WeightPerturbationState
+from credax._src.perturbation import agrel as agrel
+from credax._src.perturbation import forward_gradient as forward_gradient
+from credax._src.perturbation import node_perturbation as node_perturbation
+from credax._src.perturbation import reinforce as reinforce
+from credax._src.perturbation import weight_perturbation as weight_perturbation
 from credax._src.rule import BackpropState as BackpropState
 from credax._src.rule import LearningRule as LearningRule
 from credax._src.rule import backprop as backprop
@@ -23,23 +33,33 @@ from credax._src.rule import backprop as backprop
 __version__ = "0.1.0"
 
 __all__ = [
+    "AgrelState",
     "BackpropState",
     "DirectFeedbackAlignmentState",
     "FeedbackAlignmentState",
+    "ForwardGradientState",
     "KolenPollackState",
     "LearningRule",
+    "NodePerturbationState",
+    "ReinforceState",
     "SignSymmetryState",
     "WeightMirrorState",
+    "WeightPerturbationState",
+    "agrel",
     "backprop",
     "data",
     "direct_feedback_alignment",
     "feedback_alignment",
+    "forward_gradient",
     "glorot_uniform",
     "kolen_pollack",
     "losses",
     "metrics",
     "nets",
+    "node_perturbation",
+    "reinforce",
     "sign_symmetry",
     "train",
     "weight_mirror",
+    "weight_perturbation",
 ]

@@ -46,6 +46,12 @@ class RuleSpec:
         sign_concordant: the feedback used has the sign of ``W`` everywhere.
         learns_feedback: ``B`` learns to approach ``W`` during training.
         direct: direct feedback alignment (``B_l`` of shape ``(n_out, *h_l.shape)``).
+        estimator: a stochastic estimator of the gradient (perturbation rules): a single update
+            matches backprop only on average over the rule's key, so no layer of it (not even
+            the output layer) equals backprop's; ``tests/test_perturbation.py`` checks its mean.
+        tolerance: ``(rtol, atol)`` for comparing two runs that differ only in how XLA compiles
+            them (jit vs eager, vmap vs a loop). Finite-difference estimators divide a loss
+            difference by ``σ``, which amplifies float rounding of the loss by about ``1/σ``.
     """
 
     factory: Callable[..., credax.LearningRule]
@@ -55,6 +61,8 @@ class RuleSpec:
     sign_concordant: bool = False
     learns_feedback: bool = False
     direct: bool = False
+    estimator: bool = False
+    tolerance: tuple[float, float] = (1e-5, 1e-6)
 
     def make(self, loss, *, exact: bool = False, **overrides) -> credax.LearningRule:
         opts = {**self.options, **(self.exact_options if exact else {}), **overrides}
@@ -81,6 +89,20 @@ RULES: dict[str, RuleSpec] = {
     "wm": RuleSpec(
         credax.weight_mirror, {"mirror_batch": 4}, feedback_path=True, learns_feedback=True
     ),
+    # Perturbation rules. Weight-space estimators average 8 draws so that the learning test
+    # (1,443 weights, 150 Adam steps) passes with a margin; one draw just passes there.
+    # Finite differences at σ = 1e-3 turn float rounding of the loss (~1e-7) into ~1e-4.
+    "wp": RuleSpec(
+        credax.weight_perturbation,
+        {"n_perturbations": 8},
+        estimator=True,
+        tolerance=(1e-3, 2e-4),
+    ),
+    "np": RuleSpec(credax.node_perturbation, estimator=True, tolerance=(1e-3, 2e-4)),
+    "reinforce": RuleSpec(credax.reinforce, estimator=True),
+    "agrel": RuleSpec(credax.agrel, estimator=True),
+    "fg": RuleSpec(credax.forward_gradient, {"n_tangents": 8}, estimator=True),
+    "fga": RuleSpec(credax.forward_gradient, {"activity": True}, estimator=True),
 }
 
 RULE_NAMES = list(RULES)
@@ -88,6 +110,9 @@ FEEDBACK_PATH_RULES = [n for n, s in RULES.items() if s.feedback_path]
 SIGN_RULES = [n for n, s in RULES.items() if s.sign_concordant]
 LEARNED_FEEDBACK_RULES = [n for n, s in RULES.items() if s.learns_feedback]
 NON_BP_RULES = [n for n in RULES if n != "bp"]
+ESTIMATOR_RULES = [n for n, s in RULES.items() if s.estimator]
+# Rules whose output-layer update is backprop's exactly (all but backprop itself and estimators).
+EXACT_OUTPUT_RULES = [n for n in NON_BP_RULES if not RULES[n].estimator]
 
 LOSS = credax.losses.softmax_cross_entropy
 N_CLASSES = 3

@@ -19,6 +19,11 @@ code that calls credax layers, including a user's own equinox model:
   fixed matrix ``B`` of shape ``(n_out, *h_l.shape)``.
 - ``Feedback(offset=z)``: adds ``z`` to the pre-activation ``a_l``; differentiating with respect to
   a zero ``z`` reads out the error signal ``δa_l`` a rule delivers to the layer (a probe).
+- ``Feedback(delta=d)``: the cotangent reaching the pre-activation ``a_l`` is replaced by ``d``,
+  whatever arrives from above. With every layer so tapped, differentiating any function of the
+  output gives each layer the weight update it gets when ``d`` is its error: ``d h_{l-1}ᵀ`` for a
+  dense layer, the matching correlation for a convolution (perturbation rules, which estimate
+  ``δa_l`` without a backward pass, turn their estimates into weight updates this way).
 """
 
 from __future__ import annotations
@@ -47,13 +52,16 @@ class Feedback(eqx.Module):
         matrix: ``B``. Shape of the layer's weight for feedback-path rules; shape
             ``(n_out, *output_shape)`` for direct feedback.
         error: the output error ``e`` of this example, shape ``(n_out,)``, for direct feedback.
-        offset: a pre-activation offset ``z`` (zeros in practice) used to read out ``δa_l``.
+        offset: a pre-activation offset ``z`` added to ``a_l`` (zeros to read out ``δa_l``;
+            noise for perturbation rules).
+        delta: the error ``d`` (shape of ``a_l``) that replaces the cotangent at ``a_l``.
         direct: whether ``matrix`` is a direct-feedback matrix.
     """
 
     matrix: jax.Array | None = None
     error: jax.Array | None = None
     offset: jax.Array | None = None
+    delta: jax.Array | None = None
     direct: bool = eqx.field(static=True, default=False)
 
 
@@ -86,6 +94,23 @@ def _direct_tap_bwd(res, g):
 
 
 _direct_tap.defvjp(_direct_tap_fwd, _direct_tap_bwd)
+
+
+@jax.custom_vjp
+def _delta_tap(a: jax.Array, delta: jax.Array) -> jax.Array:
+    return a
+
+
+def _delta_tap_fwd(a, delta):
+    return a, delta
+
+
+def _delta_tap_bwd(delta, g):
+    # The layer's error is the given delta, whatever cotangent ``g`` arrives from above.
+    return delta.astype(g.dtype), None
+
+
+_delta_tap.defvjp(_delta_tap_fwd, _delta_tap_bwd)
 
 
 class _Layer(eqx.Module):
@@ -132,6 +157,8 @@ class _Layer(eqx.Module):
             a = a + bias
         if fb is not None and fb.offset is not None:
             a = a + fb.offset
+        if fb is not None and fb.delta is not None:
+            a = _delta_tap(a, fb.delta)
         h = self.activation(a)
         if fb is not None and fb.direct:
             h = _direct_tap(h, fb.matrix, fb.error)

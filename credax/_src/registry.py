@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import NamedTuple
 
-from credax._src import feedback
+from credax._src import feedback, perturbation
 from credax._src.rule import LearningRule, backprop
 
 
@@ -51,6 +51,42 @@ RULES: dict[str, RuleEntry] = {
         "WM",
         "B learns W from noise-driven mirror mode",
         "Akrout et al. 2019",
+    ),
+    "wp": RuleEntry(
+        perturbation.weight_perturbation,
+        "WP",
+        "loss change under Gaussian noise on every weight",
+        "Jabri & Flower 1992; Seung 2003",
+    ),
+    "np": RuleEntry(
+        perturbation.node_perturbation,
+        "NP",
+        "loss change under noise on every unit, per example",
+        "Mazzoni et al. 1991; Werfel et al. 2005",
+    ),
+    "reinforce": RuleEntry(
+        perturbation.reinforce,
+        "REINFORCE",
+        "Gaussian stochastic units, reward minus running baseline",
+        "Williams 1992",
+    ),
+    "agrel": RuleEntry(
+        perturbation.agrel,
+        "AGREL",
+        "sampled action, RPE, gated feedback from the chosen unit",
+        "Roelfsema & van Ooyen 2005",
+    ),
+    "fg": RuleEntry(
+        perturbation.forward_gradient,
+        "FG",
+        "forward gradient, random tangent on the weights (jvp)",
+        "Baydin et al. 2022",
+    ),
+    "fga": RuleEntry(
+        partial(perturbation.forward_gradient, activity=True),
+        "FG-A",
+        "forward gradient, random tangent on the activities",
+        "Ren et al. 2022",
     ),
 }
 
