@@ -26,14 +26,14 @@ from common import RESULTS, band, environment, mean_sd, write_json  # noqa: E402
 
 import credax  # noqa: E402
 from credax._src import data, train  # noqa: E402
-from credax._src.registry import RULES, make_rule  # noqa: E402
+from credax._src.registry import RULES, family, make_rule  # noqa: E402
 
 PUBLISHED_BP = 68.0  # % test accuracy, Greydanus (2020)
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rules", default=",".join(RULES))
+    p.add_argument("--rules", default=",".join(family("feedback")))
     p.add_argument("--seeds", type=int, default=8)
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--lr", type=float, default=1e-3)

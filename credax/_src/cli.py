@@ -238,9 +238,11 @@ def cmd_list() -> None:
     from credax._src.data import DESCRIPTIONS
     from credax._src.registry import RULES
 
-    print("rules:")
-    for name, e in RULES.items():
-        print(f"  {name:8s} {e.label:5s} {e.description} ({e.reference})")
+    for fam in dict.fromkeys(e.family for e in RULES.values()):
+        print(f"rules ({fam}):")
+        for name, e in RULES.items():
+            if e.family == fam:
+                print(f"  {name:9s} {e.label:9s} {e.description} ({e.reference})")
     print("datasets:")
     for name, d in DESCRIPTIONS.items():
         print(f"  {name:14s} {d}")

@@ -15,6 +15,7 @@ class RuleEntry(NamedTuple):
     label: str
     description: str
     reference: str
+    family: str = "feedback"  # "feedback" (and the backprop baseline) or "perturbation"
 
 
 RULES: dict[str, RuleEntry] = {
@@ -57,38 +58,49 @@ RULES: dict[str, RuleEntry] = {
         "WP",
         "loss change under Gaussian noise on every weight",
         "Jabri & Flower 1992; Seung 2003",
+        "perturbation",
     ),
     "np": RuleEntry(
         perturbation.node_perturbation,
         "NP",
         "loss change under noise on every unit, per example",
         "Mazzoni et al. 1991; Werfel et al. 2005",
+        "perturbation",
     ),
     "reinforce": RuleEntry(
         perturbation.reinforce,
         "REINFORCE",
         "Gaussian stochastic units, reward minus running baseline",
         "Williams 1992",
+        "perturbation",
     ),
     "agrel": RuleEntry(
         perturbation.agrel,
         "AGREL",
         "sampled action, RPE, gated feedback from the chosen unit",
         "Roelfsema & van Ooyen 2005",
+        "perturbation",
     ),
     "fg": RuleEntry(
         perturbation.forward_gradient,
         "FG",
         "forward gradient, random tangent on the weights (jvp)",
         "Baydin et al. 2022",
+        "perturbation",
     ),
     "fga": RuleEntry(
         partial(perturbation.forward_gradient, activity=True),
         "FG-A",
         "forward gradient, random tangent on the activities",
         "Ren et al. 2022",
+        "perturbation",
     ),
 }
+
+
+def family(name: str) -> list[str]:
+    """Names of the registered rules of one family (``"feedback"`` includes backprop)."""
+    return [n for n, e in RULES.items() if e.family == name]
 
 
 def make_rule(name: str, loss: Callable, **options) -> LearningRule:
