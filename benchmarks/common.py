@@ -34,6 +34,7 @@ def write_json(path: Path, payload: dict) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "w") as f:
         json.dump(payload, f, indent=1, default=_default)
+    os.chmod(tmp, 0o644)  # mkstemp creates the file readable by its owner only
     os.replace(tmp, path)
 
 

@@ -179,3 +179,21 @@ def test_train_loss_is_the_mean_over_the_records_steps():
     params = init(jax.random.key(0))
     expect = LOSS(credax._src.rule.forward(params, jnp.asarray(x)), jnp.asarray(y))
     np.testing.assert_allclose(res.history.train_loss[1], expect, rtol=1e-5)
+
+
+@pytest.mark.parametrize("n_feedback", [1, 2])
+def test_rule_key_per_seed(n_feedback):
+    """Shared rule keys give every seed the same draw; per-seed keys give each (seed, draw) pair
+    its own, reproducibly."""
+
+    def run(init_key, rule_key, data_key):
+        return jax.random.normal(rule_key, ())
+
+    keys = train.sweep_keys(0, 4, n_feedback)
+    shared = np.asarray(train.sweep_fn(run, seed_block=None)(*keys))
+    own = np.asarray(train.sweep_fn(run, seed_block=2, rule_key_per_seed=True)(*keys))
+    again = np.asarray(train.sweep_fn(run, seed_block=None, rule_key_per_seed=True)(*keys))
+    assert shared.shape == own.shape == (4, n_feedback)
+    assert np.all(shared == shared[:1])
+    assert len(np.unique(own)) == own.size
+    np.testing.assert_array_equal(own, again)

@@ -359,7 +359,11 @@ def cmd_run(args) -> int:
                 eval_every=eval_every,
                 classification=not regression,
             )
-            plans[name] = (run, train.sweep_fn(run, seed_block=seed_block), todo)
+            # Perturbation rules' keys drive their noise: one stream per seed. Feedback-path
+            # rules share each feedback draw across seeds (--feedback-seeds draws them).
+            per_seed = RULES[name].family == "perturbation"
+            fn = train.sweep_fn(run, seed_block=seed_block, rule_key_per_seed=per_seed)
+            plans[name] = (run, fn, todo)
 
     def compile_program(fn, todo):
         t0 = time.perf_counter()

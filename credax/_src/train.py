@@ -285,7 +285,20 @@ def choose_seed_block(run: Callable, backend: str | None = None) -> int | None:
     return 1 if getattr(run, "max_weight_size", 0) >= 500_000 else 8
 
 
-def sweep_fn(run: Callable, *, seed_block: int | str | None = AUTO, devices=None) -> Callable:
+def seed_rule_key(rule_key: jax.Array, init_key: jax.Array) -> jax.Array:
+    """A rule key of one init seed: ``rule_key`` with bits of the seed's ``init_key`` folded in,
+    so that every (seed, feedback draw) pair has its own key."""
+    bits = jax.random.bits(jax.random.fold_in(init_key, 0x5EED), (), jnp.uint32)
+    return jax.random.fold_in(rule_key, bits)
+
+
+def sweep_fn(
+    run: Callable,
+    *,
+    seed_block: int | str | None = AUTO,
+    devices=None,
+    rule_key_per_seed: bool = False,
+) -> Callable:
     """A jitted ``f(init_keys, rule_keys, data_keys) -> FitResult`` with axes
     ``[seed, feedback, ...]``.
 
@@ -299,6 +312,11 @@ def sweep_fn(run: Callable, *, seed_block: int | str | None = AUTO, devices=None
             ``"auto"``: ``choose_seed_block``.
         devices: devices to shard the seed axis over (default all); the number of seeds must be
             a multiple of their count.
+        rule_key_per_seed: by default every init seed shares the rule keys (one per feedback
+            draw): feedback-path rules then use the same ``B`` across seeds, and the spread over
+            seeds and over draws are measured apart. For rules whose key drives noise
+            (perturbation rules), set it so that each seed gets its own stream
+            (``seed_rule_key``).
     """
     devices = list(jax.devices() if devices is None else devices)
     if seed_block == AUTO:
@@ -313,7 +331,10 @@ def sweep_fn(run: Callable, *, seed_block: int | str | None = AUTO, devices=None
 
     def local(data, init_keys, rule_keys, data_keys):
         n_s, n_f = init_keys.shape[0], rule_keys.shape[0]
-        one = lambda i, r, d: core(data, i, r, d)  # noqa: E731
+        if rule_key_per_seed:
+            one = lambda i, r, d: core(data, i, seed_rule_key(r, i), d)  # noqa: E731
+        else:
+            one = lambda i, r, d: core(data, i, r, d)  # noqa: E731
         if n_f == 1:
             # One feedback draw shared by every seed: the rule state stays unbatched, so e.g. the
             # error transport through B is one matmul over all seeds' examples.
@@ -381,6 +402,7 @@ def sweep(
     n_feedback: int | None = None,
     seed_block: int | str | None = AUTO,
     devices=None,
+    rule_key_per_seed: bool = False,
 ) -> FitResult:
     """Runs ``run`` for ``n_seeds`` init seeds (and ``n_feedback`` feedback draws) as one
     jitted program. Returns a ``FitResult`` on the host with leading axes ``[seed]`` (or
@@ -391,7 +413,8 @@ def sweep(
             f"n_seeds must be a positive multiple of the {n_dev} devices, got {n_seeds}"
         )
     keys = sweep_keys(seed, n_seeds, 1 if n_feedback is None else n_feedback)
-    out = jax.device_get(sweep_fn(run, seed_block=seed_block, devices=devices)(*keys))
+    fn = sweep_fn(run, seed_block=seed_block, devices=devices, rule_key_per_seed=rule_key_per_seed)
+    out = jax.device_get(fn(*keys))
     if n_feedback is None:
         out = jax.tree_util.tree_map(lambda a: a[:, 0], out)
     return out
