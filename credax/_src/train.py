@@ -276,9 +276,9 @@ AUTO = "auto"
 def choose_seed_block(run: Callable, backend: str | None = None) -> int | None:
     """The seed batching that measured fastest (``benchmarks/throughput.py``, 2-core CPU): with a
     weight matrix of 500k entries or more (784-1000-1000-1000-10), one seed at a time inside the
-    program (a vmapped batch of large matmuls loses the cache: 13.0k vs 9.0k samples·seeds/s at
-    16 seeds); smaller networks in blocks of 8 seeds (419k vs 401k for 40-256-256-10 at 16 seeds,
-    363k vs 302k at 64). On accelerators, all seeds at once."""
+    program (a vmapped batch of large matmuls loses the cache: 15.0k vs 8.1k samples·seeds/s at
+    64 seeds); smaller networks in blocks of 8 seeds (431k vs 362k for 40-256-256-10 at 64 seeds,
+    200k vs 159k for 784-256-256-10). On accelerators, all seeds at once."""
     backend = backend or jax.default_backend()
     if backend != "cpu":
         return None
