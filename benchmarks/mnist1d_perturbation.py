@@ -18,8 +18,8 @@ Protocol:
    (``credax._src.train.sweep``), ``--epochs`` epochs on all 4,000 training sequences, the test
    accuracy on the 1,000 test sequences recorded every ``--eval-every`` steps; x axis: samples
    seen = step x batch size. Every seed has its own init, data order and rule key (its noise
-   stream; FA's feedback matrices): the rule key is derived from the seed's init key, so the
-   noise of the stochastic rules is independent across seeds.
+   stream; FA's feedback matrices): ``rule_key_per_seed=True`` folds the seed's init key into
+   the rule key, so the noise of the stochastic rules is independent across seeds.
 
 Reported per rule: final test accuracy mean ± sd over seeds, best accuracy (the maximum over
 records, per seed: optimistic, it is selected on the test set), and the samples the seed-mean
@@ -160,22 +160,6 @@ def init_model(key):
     return credax.nets.mlp(list(SIZES), activation=jnp.tanh, key=key)
 
 
-def independent_rule_keys(run):
-    """``run`` with each seed's rule key derived from its init key: independent noise streams
-    (and FA feedback matrices) per seed, where ``train.sweep`` shares one rule key."""
-
-    def core(data_, init_key, rule_key, data_key):
-        return run.core(data_, init_key, jax.random.fold_in(init_key, 0x5EED), data_key)
-
-    def wrapped(init_key, rule_key, data_key):
-        return core(run.data, init_key, rule_key, data_key)
-
-    for attr in ("data", "max_weight_size", "eval_steps", "steps_per_epoch", "total_steps"):
-        setattr(wrapped, attr, getattr(run, attr))
-    wrapped.core = core
-    return wrapped
-
-
 def search_rule(name, grid, loss, train_data, val_data, epochs, n_seeds, seed=1):
     """Validation accuracy ``(lr, seed, epoch + 1)`` of Adam at every rate of ``grid``: one
     program, vmapped over rates and seeds."""
@@ -192,9 +176,9 @@ def search_rule(name, grid, loss, train_data, val_data, epochs, n_seeds, seed=1)
             epochs=epochs,
             batch_size=BATCH,
         )
-        return run.core(run.data, init_key, jax.random.fold_in(init_key, 0x5EED), data_key)
+        return run.core(run.data, init_key, train.seed_rule_key(rule_key, init_key), data_key)
 
-    init_keys, _, data_keys = train.sweep_keys(seed, n_seeds)
+    init_keys, (rule_key,), data_keys = train.sweep_keys(seed, n_seeds)
     over_seeds = jax.vmap(fit, in_axes=(None, 0, 0))
     prog = jax.jit(jax.vmap(over_seeds, in_axes=(0, None, None)))
     res = jax.device_get(prog(jnp.asarray(grid, jnp.float32), init_keys, data_keys))
@@ -305,9 +289,10 @@ def main(argv=None):
         "eval_every_steps": args.eval_every,
         "train_sequences": len(xtr),
         "test_sequences": len(xte),
-        "rule_keys": "per seed, derived from the seed's init key",
+        "rule_keys": "per seed: train.sweep(..., rule_key_per_seed=True)",
     }
     search_setup = {
+        "rule_keys": "per seed: train.seed_rule_key(rule_key, init_key)",
         "optimizer": "adam",
         "epochs": args.search_epochs,
         "seeds": args.search_seeds,
@@ -417,7 +402,7 @@ def main(argv=None):
         )
         assert np.array_equal(np.asarray(run.eval_steps) * BATCH, samples)
         t0 = time.perf_counter()
-        hist = train.sweep(independent_rule_keys(run), 0, args.seeds).history
+        hist = train.sweep(run, 0, args.seeds, rule_key_per_seed=True).history
         secs = time.perf_counter() - t0
         payload["results"][name] = summarize(name, hist, samples, lrs[name], secs)
         write_json(json_path, payload)

@@ -446,8 +446,9 @@ def _print_table(summary: dict, regression: bool) -> None:
     key = "test_loss" if regression else "test_accuracy"
     head = "test loss" if regression else "test acc %"
     scale = 1.0 if regression else 100.0
+    w = max([4, *(len(s["label"]) for s in summary.values())])
     print(
-        f"{'rule':6s} {head:>16s}  {'angle to BP per layer (deg)':30s} {'compile s':>9s} "
+        f"{'rule':{w}s} {head:>16s}  {'angle to BP per layer (deg)':30s} {'compile s':>9s} "
         f"{'train s':>8s}  diverged"
     )
     for s in summary.values():
@@ -455,7 +456,7 @@ def _print_table(summary: dict, regression: bool) -> None:
         acc = f"{scale * m:7.2f} ± {scale * s[f'{key}_sd']:5.2f}" if m is not None else "-"
         ang = " ".join(f"{a:5.1f}" for a in (s["final_update_angles"] or []))
         print(
-            f"{s['label']:6s} {acc:>16s}  {ang:30s} {s['compile_s']:9.1f} {s['train_s']:8.1f}"
+            f"{s['label']:{w}s} {acc:>16s}  {ang:30s} {s['compile_s']:9.1f} {s['train_s']:8.1f}"
             f"  {len(s['diverged'])}/{s['runs']}"
         )
 
