@@ -26,7 +26,7 @@ def _data(n=96, d=6, k=3, seed=0):
     return x, y
 
 
-def _run(rule=None, *, epochs=2, eval_every=None, opt=None):
+def _run(rule=None, *, epochs=2, eval_every=None, opt=None, **kw):
     x, y = _data()
     return train.make_fit(
         rule or credax.feedback_alignment(LOSS),
@@ -39,6 +39,7 @@ def _run(rule=None, *, epochs=2, eval_every=None, opt=None):
         batch_size=16,
         eval_every=eval_every,
         probe_size=16,
+        **kw,
     )
 
 
@@ -52,6 +53,17 @@ def test_history_shapes_and_eval_steps():
     assert np.all(res.diverged_step == -1)
     assert np.isnan(res.history.train_loss[..., 0]).all()
     assert np.isfinite(res.history.train_loss[..., 1:]).all()
+
+
+def test_records_without_angles_train_the_same():
+    on = train.sweep(_run(eval_every=3), 0, 2)
+    off = train.sweep(_run(eval_every=3, angles=False), 0, 2)
+    assert np.isfinite(on.history.update_angles).all()
+    assert np.isnan(off.history.update_angles).all() and np.isnan(off.history.feedback_angles).all()
+    assert off.history.update_angles.shape == on.history.update_angles.shape
+    for a, b in zip(jax.tree_util.tree_leaves(on.params), jax.tree_util.tree_leaves(off.params)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(on.history.test_loss, off.history.test_loss, rtol=1e-6)
 
 
 def test_eval_every_must_fit_the_epoch():
