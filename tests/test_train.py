@@ -66,6 +66,21 @@ def test_records_without_angles_train_the_same():
     np.testing.assert_allclose(on.history.test_loss, off.history.test_loss, rtol=1e-6)
 
 
+def test_fit_is_one_seed_of_make_fit():
+    x, y = _data()
+    kw = dict(loss=LOSS, train=(x, y), test=(x[:32], y[:32]), epochs=2, batch_size=16)
+    rule = credax.feedback_alignment(LOSS)
+    init = lambda k: credax.nets.mlp([6, 8, 3], activation=jnp.tanh, key=k)  # noqa: E731
+    res = train.fit(rule, init, optax.adam(1e-2), key=3, **kw)
+    run = train.make_fit(rule, init, optax.adam(1e-2), **kw)
+    ref = jax.jit(run)(*jax.random.split(jax.random.key(3), 3))
+    assert res.history.test_loss.shape == (3,)
+    np.testing.assert_allclose(res.history.test_loss, ref.history.test_loss, rtol=1e-6)
+    assert res.history.test_loss[-1] < res.history.test_loss[0]
+    with pytest.raises(TypeError, match="key"):
+        train.fit(rule, init, optax.adam(1e-2), key="zero", **kw)
+
+
 def test_eval_every_must_fit_the_epoch():
     with pytest.raises(ValueError, match="eval_every"):
         _run(eval_every=4)

@@ -1,10 +1,10 @@
 """Training as one compiled program: ``lax.scan`` over steps, ``vmap`` over seeds.
 
 ``make_fit`` builds ``run(init_key, rule_key, data_key) -> FitResult``, a pure function that
-trains one model from scratch with the data resident on the device. Every ``eval_every`` steps
-(default: every epoch) it records the train loss, the test loss and accuracy, each layer's angle
-between the rule's update and backprop's on a fixed probe batch, and for feedback-path rules each
-layer's angle between ``W_l`` and ``B_l``.
+trains one model from scratch with the data resident on the device (``fit`` builds it and runs
+it once). Every ``eval_every`` steps (default: every epoch) it records the train loss, the test
+loss and accuracy, each layer's angle between the rule's update and backprop's on a fixed probe
+batch, and for feedback-path rules each layer's angle between ``W_l`` and ``B_l``.
 
 ``sweep`` runs ``run`` over init seeds and, on a separate axis, over feedback draws (rule keys) as
 one jitted program: ``vmap`` over feedback draws, ``vmap`` (or ``lax.map`` in blocks of
@@ -262,6 +262,40 @@ def make_fit(
     run.steps_per_epoch = spe
     run.total_steps = total
     return run
+
+
+def fit(
+    rule: LearningRule,
+    init_model: Callable[[jax.Array], Any],
+    optimizer: optax.GradientTransformation,
+    *,
+    key: jax.Array | int,
+    **kwargs,
+) -> FitResult:
+    """Trains one model: ``make_fit(rule, init_model, optimizer, **kwargs)`` compiled and run
+    once, with the init, rule and data keys split from ``key`` (a PRNG key or an int seed).
+
+    One seed's ``FitResult`` (history ``[record, ...]``); for many seeds or feedback draws as one
+    program use ``make_fit`` with ``sweep``.
+
+    Examples:
+        >>> import jax, jax.numpy as jnp, optax, credax
+        >>> x = jax.random.normal(jax.random.key(0), (64, 5)); y = (x[:, 0] > 0).astype(int)
+        >>> L = credax.losses.softmax_cross_entropy
+        >>> res = credax.train.fit(credax.feedback_alignment(L),
+        ...     lambda k: credax.nets.mlp([5, 16, 2], activation=jnp.tanh, key=k),
+        ...     optax.adam(1e-2), loss=L, train=(x, y), test=(x, y), epochs=5, batch_size=16,
+        ...     key=0)
+        >>> res.history.test_accuracy.shape, bool(res.history.test_accuracy[-1] > 0.8)
+        ((6,), True)
+    """
+    if isinstance(key, (int, np.integer)):
+        key = jax.random.key(int(key))
+    elif not (isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)):
+        raise TypeError(f"key must be a jax.random.key or an int seed, got {type(key).__name__}")
+    run = make_fit(rule, init_model, optimizer, **kwargs)
+    k_init, k_rule, k_data = jax.random.split(key, 3)
+    return jax.jit(run.core)(run.data, k_init, k_rule, k_data)
 
 
 def sweep_keys(seed: int, n_seeds: int, n_feedback: int = 1):
