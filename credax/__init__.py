@@ -4,7 +4,12 @@ from credax import data as data
 from credax import losses as losses
 from credax import metrics as metrics
 from credax import nets as nets
+from credax import registry as registry
+from credax import tasks as tasks
 from credax import train as train
+from credax._src.combine import MaskedState as MaskedState
+from credax._src.combine import chain as chain
+from credax._src.combine import masked as masked
 from credax._src.feedback import DirectFeedbackAlignmentState as DirectFeedbackAlignmentState
 from credax._src.feedback import FeedbackAlignmentState as FeedbackAlignmentState
 from credax._src.feedback import KolenPollackState as KolenPollackState
@@ -29,8 +34,9 @@ from credax._src.perturbation import weight_perturbation as weight_perturbation
 from credax._src.rule import BackpropState as BackpropState
 from credax._src.rule import LearningRule as LearningRule
 from credax._src.rule import backprop as backprop
+from credax._src.rule import make_rule as make_rule
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "AgrelState",
@@ -40,6 +46,7 @@ __all__ = [
     "ForwardGradientState",
     "KolenPollackState",
     "LearningRule",
+    "MaskedState",
     "NodePerturbationState",
     "ReinforceState",
     "SignSymmetryState",
@@ -47,6 +54,7 @@ __all__ = [
     "WeightPerturbationState",
     "agrel",
     "backprop",
+    "chain",
     "data",
     "direct_feedback_alignment",
     "feedback_alignment",
@@ -54,11 +62,15 @@ __all__ = [
     "glorot_uniform",
     "kolen_pollack",
     "losses",
+    "make_rule",
+    "masked",
     "metrics",
     "nets",
     "node_perturbation",
+    "registry",
     "reinforce",
     "sign_symmetry",
+    "tasks",
     "train",
     "weight_mirror",
     "weight_perturbation",

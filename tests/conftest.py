@@ -3,16 +3,14 @@
 JAX is put in strict mode here (implicit rank promotion raises), so any hidden broadcasting in the
 library fails loudly.
 
-The rule registry: every learning rule credax ships is one ``RuleSpec`` line in ``RULES``. The
-contract, learning and error tests are parametrised over it, so a new rule is tested by adding a
-line and setting the flags that describe what it promises.
+The rule registry is the library's (``credax.registry.RULES``): the contract, learning and error
+tests are parametrised over it, so a new rule is tested by adding its line there and setting the
+flags that describe what it promises.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from collections.abc import Callable
 
 # The suite is dominated by XLA compile time on a small CPU; tests use tiny shapes, so trade the
 # backend's optimisation (and its compile time, about half the suite's) for speed. Set XLA_FLAGS
@@ -32,80 +30,13 @@ import pytest  # noqa: E402
 import credax  # noqa: E402
 
 
-@dataclasses.dataclass(frozen=True)
-class RuleSpec:
-    """How to build a rule from a loss, and which properties it promises.
-
-    Attributes:
-        factory: ``factory(loss, **options) -> credax.LearningRule``.
-        options: the options the tests use (small and fast).
-        exact_options: overrides under which the rule reduces to backprop once its feedback is
-            made exact (e.g. no weight decay folded into the updates).
-        feedback_path: ``state.feedback`` holds one ``B_l`` per layer in ``W_l``'s shape, used in
-            place of ``W_l`` on the backward path, so ``B_l = W_l`` gives backprop exactly.
-        sign_concordant: the feedback used has the sign of ``W`` everywhere.
-        learns_feedback: ``B`` learns to approach ``W`` during training.
-        direct: direct feedback alignment (``B_l`` of shape ``(n_out, *h_l.shape)``).
-        estimator: a stochastic estimator of the gradient (perturbation rules): a single update
-            matches backprop only on average over the rule's key, so no layer of it (not even
-            the output layer) equals backprop's; ``tests/test_perturbation.py`` checks its mean.
-        tolerance: ``(rtol, atol)`` for comparing two runs that differ only in how XLA compiles
-            them (jit vs eager, vmap vs a loop). Finite-difference estimators divide a loss
-            difference by ``σ``, which amplifies float rounding of the loss by about ``1/σ``.
-    """
-
-    factory: Callable[..., credax.LearningRule]
-    options: dict = dataclasses.field(default_factory=dict)
-    exact_options: dict = dataclasses.field(default_factory=dict)
-    feedback_path: bool = False
-    sign_concordant: bool = False
-    learns_feedback: bool = False
-    direct: bool = False
-    estimator: bool = False
-    tolerance: tuple[float, float] = (1e-5, 1e-6)
-
-    def make(self, loss, *, exact: bool = False, **overrides) -> credax.LearningRule:
-        opts = {**self.options, **(self.exact_options if exact else {}), **overrides}
-        return self.factory(loss, **opts)
-
-
-# One line per rule. Small mirror_batch keeps compile and run times low.
-RULES: dict[str, RuleSpec] = {
-    "bp": RuleSpec(credax.backprop),
-    "fa": RuleSpec(credax.feedback_alignment, feedback_path=True),
-    "dfa": RuleSpec(credax.direct_feedback_alignment, direct=True),
-    "usf": RuleSpec(credax.sign_symmetry, sign_concordant=True),
-    "frsf": RuleSpec(credax.sign_symmetry, {"random_magnitude": True}, sign_concordant=True),
-    "brsf": RuleSpec(
-        credax.sign_symmetry, {"random_magnitude": True, "redraw": True}, sign_concordant=True
-    ),
-    "kp": RuleSpec(
-        credax.kolen_pollack,
-        {"feedback_lr": 0.1, "decay": 0.1},
-        exact_options={"decay": 0.0},
-        feedback_path=True,
-        learns_feedback=True,
-    ),
-    "wm": RuleSpec(
-        credax.weight_mirror, {"mirror_batch": 4}, feedback_path=True, learns_feedback=True
-    ),
-    # Perturbation rules. Weight-space estimators average 8 draws so that the learning test
-    # (1,443 weights, 150 Adam steps) passes with a margin; one draw just passes there.
-    # Finite differences at σ = 1e-3 turn float rounding of the loss (~1e-7) into ~1e-4.
-    "wp": RuleSpec(
-        credax.weight_perturbation,
-        {"n_perturbations": 8},
-        estimator=True,
-        tolerance=(1e-3, 2e-4),
-    ),
-    "np": RuleSpec(credax.node_perturbation, estimator=True, tolerance=(1e-3, 2e-4)),
-    "reinforce": RuleSpec(credax.reinforce, estimator=True),
-    "agrel": RuleSpec(credax.agrel, estimator=True),
-    "fg": RuleSpec(credax.forward_gradient, {"n_tangents": 8}, estimator=True),
-    "fga": RuleSpec(credax.forward_gradient, {"activity": True}, estimator=True),
-}
+# The rule table is the library's own (credax.registry): a rule registered there is covered by
+# every parametrised test here. Each entry carries the flags that say what it promises and the
+# small options the tests use (RuleEntry.test_options).
+RULES = credax.registry.RULES
 
 RULE_NAMES = list(RULES)
+SUPERVISED_RULES = [n for n, e in RULES.items() if e.task == credax.tasks.SUPERVISED]
 FEEDBACK_PATH_RULES = [n for n, s in RULES.items() if s.feedback_path]
 SIGN_RULES = [n for n, s in RULES.items() if s.sign_concordant]
 LEARNED_FEEDBACK_RULES = [n for n, s in RULES.items() if s.learns_feedback]
@@ -119,7 +50,11 @@ N_CLASSES = 3
 
 
 def make_rule(name: str, loss=LOSS, *, exact: bool = False, **overrides) -> credax.LearningRule:
-    return RULES[name].make(loss, exact=exact, **overrides)
+    """The registered rule ``name`` with its test options (and, with ``exact``, the options under
+    which it reduces to backprop)."""
+    entry = RULES[name]
+    options = {**entry.test_options, **(entry.exact_options if exact else {}), **overrides}
+    return entry.make(loss, **options)
 
 
 def make_mlp(key, sizes=(5, 7, 6, N_CLASSES), activation=jnp.tanh):

@@ -46,7 +46,7 @@ def _run(rule=None, *, epochs=2, eval_every=None, opt=None, **kw):
 def test_history_shapes_and_eval_steps():
     run = _run(eval_every=3)  # 6 steps per epoch, 2 epochs -> 4 records + the initial one
     res = train.sweep(run, 0, 2, n_feedback=3)
-    assert run.eval_steps == [0, 3, 6, 9, 12]
+    assert run.eval_steps == (0, 3, 6, 9, 12)
     assert res.history.test_accuracy.shape == (2, 3, 5)
     assert res.history.update_angles.shape == (2, 3, 5, 2)
     assert res.diverged_step.shape == (2, 3)
@@ -73,7 +73,7 @@ def test_fit_is_one_seed_of_make_fit():
     init = lambda k: credax.nets.mlp([6, 8, 3], activation=jnp.tanh, key=k)  # noqa: E731
     res = train.fit(rule, init, optax.adam(1e-2), key=3, **kw)
     run = train.make_fit(rule, init, optax.adam(1e-2), **kw)
-    ref = jax.jit(run)(*jax.random.split(jax.random.key(3), 3))
+    ref = jax.jit(run.run)(*jax.random.split(jax.random.key(3), 3))
     assert res.history.test_loss.shape == (3,)
     np.testing.assert_allclose(res.history.test_loss, ref.history.test_loss, rtol=1e-6)
     assert res.history.test_loss[-1] < res.history.test_loss[0]
@@ -81,16 +81,25 @@ def test_fit_is_one_seed_of_make_fit():
         train.fit(rule, init, optax.adam(1e-2), key="zero", **kw)
 
 
-def test_eval_every_must_fit_the_epoch():
+def test_eval_every_must_divide_the_steps():
     with pytest.raises(ValueError, match="eval_every"):
-        _run(eval_every=4)
+        _run(eval_every=5)  # 12 steps
+
+
+def test_records_need_not_align_with_epochs():
+    """Records every 4 steps of 6-step epochs: the same training as records every epoch."""
+    a = train.sweep(_run(eval_every=4), 0, 2)
+    b = train.sweep(_run(eval_every=6), 0, 2)
+    assert a.history.test_loss.shape == (2, 4) and b.history.test_loss.shape == (2, 3)
+    np.testing.assert_allclose(a.history.test_loss[:, -1], b.history.test_loss[:, -1], rtol=1e-5)
+    np.testing.assert_allclose(a.history.test_loss[:, 0], b.history.test_loss[:, 0], rtol=1e-6)
 
 
 def test_sweep_equals_a_loop_over_seeds():
     run = _run()
     res = train.sweep(run, 0, 3)
     ki, kr, kd = train.sweep_keys(0, 3, 1)
-    single = jax.jit(run)
+    single = jax.jit(run.run)
     for s in range(3):
         one = single(ki[s], kr[0], kd[s])
         np.testing.assert_allclose(
@@ -201,7 +210,7 @@ def test_train_loss_is_the_mean_over_the_records_steps():
         eval_every=1,
         probe_size=16,
     )
-    res = run(jax.random.key(0), jax.random.key(1), jax.random.key(2))
+    res = run.run(jax.random.key(0), jax.random.key(1), jax.random.key(2))
     # One step per epoch over all 96 examples: the loss before the step at the initial params.
     params = init(jax.random.key(0))
     expect = LOSS(credax._src.rule.forward(params, jnp.asarray(x)), jnp.asarray(y))

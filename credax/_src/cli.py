@@ -361,13 +361,13 @@ def cmd_run(args) -> int:
             )
             # Perturbation rules' keys drive their noise: one stream per seed. Feedback-path
             # rules share each feedback draw across seeds (--feedback-seeds draws them).
-            per_seed = RULES[name].family == "perturbation"
+            per_seed = RULES[name].stochastic
             fn = train.sweep_fn(run, seed_block=seed_block, rule_key_per_seed=per_seed)
             plans[name] = (run, fn, todo)
 
     def compile_program(fn, todo):
         t0 = time.perf_counter()
-        compiled = fn.lower(*blocks(todo[0])).compile()
+        compiled = fn.compile(*blocks(todo[0]))
         return compiled, time.perf_counter() - t0
 
     # Programs compile in the background, ahead of the rule being trained: on a small CPU
@@ -392,9 +392,7 @@ def cmd_run(args) -> int:
                     t0 = time.perf_counter()
                     res = jax.device_get(compiled(*blocks(b)))
                     train_s += time.perf_counter() - t0
-                    arrays = {
-                        f"history_{k}": np.asarray(v) for k, v in res.history._asdict().items()
-                    }
+                    arrays = {f"history_{k}": np.asarray(v) for k, v in res.history.items()}
                     arrays["diverged_step"] = np.asarray(res.diverged_step)
                     write_npz(out / name / f"block_{b}.npz", arrays)
                     progress.step(f"{name}: block {b + 1}/{n_blocks} saved")

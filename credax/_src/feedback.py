@@ -29,8 +29,10 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from credax._src.layers import Feedback, attach, detach, find_layers, map_layers
-from credax._src.rule import LearningRule, Loss, check_batch, check_loss, check_positive, forward
+from credax._src.checks import check_callable, check_count, check_positive
+from credax._src.layers import Feedback, attach, call_order, detach, find_layers, map_layers
+from credax._src.metrics import feedback_angles
+from credax._src.rule import LearningRule, Loss, check_batch, check_loss, forward, make_rule
 
 Init = Callable[[jax.Array, tuple[int, ...], jnp.dtype], jax.Array]
 
@@ -70,6 +72,13 @@ def feedback_gradients(loss: Loss, params, matrices: Sequence[jax.Array], batch)
     model = attach(params, [Feedback(matrix=m) for m in matrices])
     value, grads = jax.value_and_grad(lambda p: loss(forward(p, x), y))(model)
     return detach(grads), value
+
+
+def feedback_diagnostics(params, state, batch) -> dict[str, jax.Array]:
+    """The records of a rule with ``W``-shaped feedback ``state.feedback``: per layer, the angle
+    in degrees between ``W_l`` and ``B_l`` (``credax.metrics.feedback_angles``)."""
+    del batch
+    return {"feedback_angles": feedback_angles(params, state.feedback)}
 
 
 def _check_matrices(params, feedback: Sequence[jax.Array]) -> None:
@@ -126,18 +135,17 @@ def feedback_alignment(
     """
     loss = check_loss(loss)
     scale = check_positive("scale", scale)
-    if not callable(feedback_init):
-        raise TypeError(f"expected feedback_init(key, shape, dtype), got {feedback_init!r}")
+    check_callable("feedback_init", feedback_init, "init(key, shape, dtype)")
 
     def init(key, params):
         return FeedbackAlignmentState(_draw(key, _weights(params), feedback_init, scale))
 
     def update(params, state, batch):
         _check_matrices(params, state.feedback)
-        updates, _ = feedback_gradients(loss, params, state.feedback, batch)
-        return updates, state
+        updates, value = feedback_gradients(loss, params, state.feedback, batch)
+        return updates, state, value
 
-    return LearningRule(init, update)
+    return make_rule("feedback_alignment", init, update, diagnostics=feedback_diagnostics)
 
 
 class SignSymmetryState(NamedTuple):
@@ -193,8 +201,7 @@ def sign_symmetry(
     loss = check_loss(loss)
     if redraw and not random_magnitude:
         raise ValueError("sign_symmetry: redraw=True needs random_magnitude=True")
-    if not callable(magnitude_init):
-        raise TypeError(f"expected magnitude_init(key, shape, dtype), got {magnitude_init!r}")
+    check_callable("magnitude_init", magnitude_init, "init(key, shape, dtype)")
 
     def matrices(weights, magnitude, key):
         if not random_magnitude:
@@ -215,10 +222,10 @@ def sign_symmetry(
         weights = _weights(params)
         key, sub = jax.random.split(state.key)
         feedback = matrices(weights, state.magnitude, sub)
-        updates, _ = feedback_gradients(loss, params, feedback, batch)
-        return updates, SignSymmetryState(feedback, state.magnitude, key)
+        updates, value = feedback_gradients(loss, params, feedback, batch)
+        return updates, SignSymmetryState(feedback, state.magnitude, key), value
 
-    return LearningRule(init, update)
+    return make_rule("sign_symmetry", init, update, diagnostics=feedback_diagnostics)
 
 
 class KolenPollackState(NamedTuple):
@@ -270,15 +277,14 @@ def kolen_pollack(
     loss = check_loss(loss)
     feedback_lr = check_positive("feedback_lr", feedback_lr)
     decay = check_positive("decay", decay, allow_zero=True)
-    if not callable(feedback_init):
-        raise TypeError(f"expected feedback_init(key, shape, dtype), got {feedback_init!r}")
+    check_callable("feedback_init", feedback_init, "init(key, shape, dtype)")
 
     def init(key, params):
         return KolenPollackState(_draw(key, _weights(params), feedback_init, 1.0))
 
     def update(params, state, batch):
         _check_matrices(params, state.feedback)
-        grads, _ = feedback_gradients(loss, params, state.feedback, batch)
+        grads, value = feedback_gradients(loss, params, state.feedback, batch)
         feedback = tuple(
             b - feedback_lr * (layer.weight + decay * b)
             for b, layer in zip(state.feedback, find_layers(grads))
@@ -286,9 +292,9 @@ def kolen_pollack(
         updates = map_layers(
             lambda i, g: _replace_weight(g, g.weight + decay * _weights(params)[i]), grads
         )
-        return updates, KolenPollackState(feedback)
+        return updates, KolenPollackState(feedback), value
 
-    return LearningRule(init, update)
+    return make_rule("kolen_pollack", init, update, diagnostics=feedback_diagnostics)
 
 
 def _replace_weight(layer, weight):
@@ -351,11 +357,10 @@ def weight_mirror(
     feedback_lr = check_positive("feedback_lr", feedback_lr)
     decay = check_positive("decay", decay, allow_zero=True)
     noise_std = check_positive("noise_std", noise_std)
-    if int(mirror_batch) != mirror_batch or mirror_batch < 1:
+    if isinstance(mirror_batch, float) and mirror_batch != int(mirror_batch):
         raise ValueError(f"expected mirror_batch to be a positive int, got {mirror_batch!r}")
-    mirror_batch = int(mirror_batch)
-    if not callable(feedback_init):
-        raise TypeError(f"expected feedback_init(key, shape, dtype), got {feedback_init!r}")
+    mirror_batch = check_count("mirror_batch", mirror_batch)
+    check_callable("feedback_init", feedback_init, "init(key, shape, dtype)")
 
     def init(key, params):
         k_b, k_next = jax.random.split(key)
@@ -379,7 +384,7 @@ def weight_mirror(
 
     def update(params, state, batch):
         _check_matrices(params, state.feedback)
-        updates, _ = feedback_gradients(loss, params, state.feedback, batch)
+        updates, value = feedback_gradients(loss, params, state.feedback, batch)
         layers = find_layers(params)
         key, sub = jax.random.split(state.key)
         keys = jax.random.split(sub, len(layers))
@@ -387,9 +392,9 @@ def weight_mirror(
             b + feedback_lr * (mirror(layer, k) - decay * b)
             for b, layer, k in zip(state.feedback, layers, keys)
         )
-        return updates, WeightMirrorState(feedback, key)
+        return updates, WeightMirrorState(feedback, key), value
 
-    return LearningRule(init, update)
+    return make_rule("weight_mirror", init, update, diagnostics=feedback_diagnostics)
 
 
 class DirectFeedbackAlignmentState(NamedTuple):
@@ -411,9 +416,11 @@ def direct_feedback_alignment(
     error when that layer is linear, as in credax's nets), each hidden layer ``l``
     receives ``δ_l = (B_lᵀ e) ⊙ σ'(a_l)`` through its own fixed random ``B_l`` (Nøkland 2016,
     eq. 4 with ``B_l`` mapping the output error to layer ``l``), and ``ΔW_l ∝ -δ_l h_{l-1}ᵀ``.
-    The output layer's update equals backprop's. The output layer is the last credax layer of
-    the model in pytree order (the last of a ``Sequential``); for convolutional layers ``B_l``
-    maps ``e`` to the whole ``(C, H, W)`` feature map.
+    The output layer's update equals backprop's. The output layer is the credax layer that the
+    model applies last (found by tracing it, so a user's model may declare its layers in any
+    order); it must have a vector output. For convolutional layers ``B_l`` maps ``e`` to the
+    whole ``(C, H, W)`` feature map. ``feedback`` holds the hidden layers' ``B_l`` in pytree
+    order.
 
     Args:
         loss: ``loss(outputs, y) -> scalar``.
@@ -431,8 +438,8 @@ def direct_feedback_alignment(
     """
     loss = check_loss(loss)
     scale = check_positive("scale", scale)
-    if feedback_init is not None and not callable(feedback_init):
-        raise TypeError(f"expected feedback_init(key, shape, dtype) or None, got {feedback_init!r}")
+    if feedback_init is not None:
+        check_callable("feedback_init", feedback_init, "init(key, shape, dtype) or None")
 
     def draw(key, shape, dtype):
         if feedback_init is not None:
@@ -440,40 +447,48 @@ def direct_feedback_alignment(
         bound = math.sqrt(6.0 / (shape[0] + math.prod(shape[1:])))
         return jax.random.uniform(key, shape, dtype, -bound, bound)
 
-    def shapes(params):
+    def shapes(params, in_shape=None):
+        """``B_l`` shapes of the hidden layers, the layers and the output layer's index."""
         layers = find_layers(params)
-        out = layers[-1].out_shape
+        last = call_order(params, in_shape)[-1]  # the layer that produces the output
+        out = layers[last].out_shape
         if len(out) != 1:
             raise ValueError(
-                f"direct_feedback_alignment needs a vector output layer, got output {out}"
+                f"direct_feedback_alignment needs a vector output layer; the layer that produces "
+                f"the model's output ({type(layers[last]).__name__}, layer {last}) has output "
+                f"shape {out}"
             )
-        return [(out[0], *layer.out_shape) for layer in layers[:-1]], layers
+        hidden = [i for i in range(len(layers)) if i != last]
+        return [(out[0], *layers[i].out_shape) for i in hidden], layers, last
 
     def init(key, params):
-        shp, layers = shapes(params)
+        shp, layers, last = shapes(params)
+        hidden = [l for i, l in enumerate(layers) if i != last]
         keys = jax.random.split(key, max(len(shp), 1))
         return DirectFeedbackAlignmentState(
-            tuple(scale * draw(k, s, l.weight.dtype) for k, s, l in zip(keys, shp, layers))
+            tuple(scale * draw(k, s, l.weight.dtype) for k, s, l in zip(keys, shp, hidden))
         )
 
     def update(params, state, batch):
-        shp, _ = shapes(params)
+        x, y = check_batch(params, batch)
+        shp, layers, last = shapes(params, x.shape[1:])
         if [b.shape for b in state.feedback] != shp:
             raise ValueError(
                 f"DFA feedback shapes must be {shp}, got {[b.shape for b in state.feedback]}"
             )
-        x, y = check_batch(params, batch)
-        out = forward(params, x)
-        e = jax.lax.stop_gradient(jax.grad(lambda o: loss(o, y))(out))
+        value, e = jax.value_and_grad(lambda o: loss(o, y))(forward(params, x))
+        e = jax.lax.stop_gradient(e)
 
         def objective(p):
             def one(xi, ei):
-                fbs = [Feedback(matrix=b, error=ei, direct=True) for b in state.feedback]
-                return attach(p, [*fbs, None])(xi)
+                fbs = iter(Feedback(matrix=b, error=ei, direct=True) for b in state.feedback)
+                return attach(p, [None if i == last else next(fbs) for i in range(len(layers))])(
+                    xi
+                )
 
             return loss(jax.vmap(one)(x, e), y)
 
         grads = jax.grad(objective)(params)
-        return grads, state
+        return grads, state, value
 
-    return LearningRule(init, update)
+    return make_rule("direct_feedback_alignment", init, update)

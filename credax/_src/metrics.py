@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from credax._src.layers import Feedback, attach, find_layers
+from credax._src.layers import Feedback, attach, find_layers, trace
 from credax._src.rule import Loss, check_batch
 
 
@@ -76,7 +76,9 @@ def sign_concordance(params: Any, feedback: Sequence[jax.Array]) -> jax.Array:
 
 
 def layer_errors(params: Any, feedback: Sequence[jax.Array] | None, batch, loss: Loss) -> list:
-    """The error ``δ_l = ∂L_n/∂a_l`` that each layer's pre-activation receives, per example.
+    """The error ``δ_l = ∂L_n/∂a_l`` that each layer's pre-activation receives, per example:
+    the gradient of the loss with respect to offsets added to the pre-activations by
+    ``credax.nets.trace``, through the rule's backward pass (``B_l`` in place of ``W_l``).
 
     Args:
         params: a layered credax model.
@@ -91,13 +93,10 @@ def layer_errors(params: Any, feedback: Sequence[jax.Array] | None, batch, loss:
     x, y = check_batch(params, batch)
     layers = find_layers(params)
     offsets = [jnp.zeros((x.shape[0], *layer.out_shape), layer.weight.dtype) for layer in layers]
-    mats = [None] * len(layers) if feedback is None else list(feedback)
+    model = params if feedback is None else attach(params, [Feedback(matrix=m) for m in feedback])
 
     def total(zs):
-        def one(xi, zi):
-            return attach(params, [Feedback(matrix=m, offset=z) for m, z in zip(mats, zi)])(xi)
-
-        return x.shape[0] * loss(jax.vmap(one)(x, zs), y)
+        return x.shape[0] * loss(trace(model, x, offsets=zs).output, y)
 
     return jax.grad(total)(offsets)
 

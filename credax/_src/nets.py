@@ -6,23 +6,24 @@ from collections.abc import Callable, Sequence
 
 import jax
 
-from credax._src.layers import Conv2d, Dense, Flatten, MaxPool2d, Sequential, identity
+from credax._src.checks import as_key
+from credax._src.layers import Conv2d, Dense, Flatten, MaxPool2d, Sequential, _size, identity
 
 
 def mlp(
     sizes: Sequence[int],
     *,
     activation: Callable,
-    key: jax.Array,
+    key: jax.Array | int,
     final_activation: Callable = identity,
     use_bias: bool = True,
 ) -> Sequential:
     """A multilayer perceptron ``sizes[0] -> ... -> sizes[-1]`` of ``Dense`` layers.
 
     Args:
-        sizes: layer widths, input first, at least two.
-        activation: ``σ`` of every hidden layer (e.g. ``jax.numpy.tanh``).
-        key: a PRNG key.
+        sizes: layer widths (positive ints), input first, at least two.
+        activation: ``σ`` of every hidden layer (a callable, e.g. ``jax.numpy.tanh``).
+        key: a PRNG key or an int seed.
         final_activation: ``σ`` of the output layer (identity: logits).
         use_bias: whether layers have biases.
 
@@ -35,10 +36,12 @@ def mlp(
         >>> net(jnp.ones(4)).shape
         (3,)
     """
-    sizes = [int(s) for s in sizes]
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise ValueError(f"mlp needs at least two positive sizes, got {sizes}")
-    keys = jax.random.split(key, len(sizes) - 1)
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+        raise TypeError(f"mlp: expected a sequence of layer sizes, got {sizes!r}")
+    if len(sizes) < 2:
+        raise ValueError(f"mlp needs at least two positive sizes (input and output), got {sizes}")
+    sizes = [_size(f"mlp size {i}", s) for i, s in enumerate(sizes)]
+    keys = jax.random.split(as_key(key, "mlp key"), len(sizes) - 1)
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         last = i == len(sizes) - 2
@@ -56,7 +59,7 @@ def mlp(
 
 def lenet(
     *,
-    key: jax.Array,
+    key: jax.Array | int,
     in_shape: Sequence[int] = (1, 32, 32),
     n_classes: int = 10,
     activation: Callable = jax.nn.relu,
@@ -67,7 +70,7 @@ def lenet(
     dense 84 - σ - dense ``n_classes``; on 32x32 inputs the last conv yields 120x1x1.
 
     Args:
-        key: a PRNG key.
+        key: a PRNG key or an int seed.
         in_shape: ``(C, H, W)`` of one example.
         n_classes: outputs.
         activation: ``σ``.
@@ -75,8 +78,10 @@ def lenet(
     Returns:
         A ``Sequential`` acting on one ``(C, H, W)`` example.
     """
-    c, h, w = (int(v) for v in in_shape)
-    k = jax.random.split(key, 5)
+    if len(tuple(in_shape)) != 3:
+        raise ValueError(f"lenet: expected in_shape (C, H, W), got {in_shape!r}")
+    c, h, w = (_size(f"lenet in_shape[{i}]", v) for i, v in enumerate(in_shape))
+    k = jax.random.split(as_key(key, "lenet key"), 5)
     c1 = Conv2d(c, 6, 5, input_hw=(h, w), key=k[0], activation=activation)
     p1 = MaxPool2d(2)
     h1, w1 = c1.out_shape[1] // 2, c1.out_shape[2] // 2

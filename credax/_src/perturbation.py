@@ -21,18 +21,22 @@ variance. Updates have the sign of a gradient of ``loss`` (a batch mean); random
 from the PRNG key in the rule's state, split on every update.
 
 Rules that perturb units (node perturbation, REINFORCE, AGREL, activity-perturbed forward
-gradient) first estimate the error ``δa_l`` at each layer's pre-activation, per example, and then
-turn it into the weight update the layer gets when ``δa_l`` is its error (``δa_l h_{l-1}ᵀ`` for a
-dense layer, the matching correlation for a convolution) by tapping every layer with
-``Feedback(delta=δa_l)`` and differentiating the tapped network once. This works on any model
-built from credax layers (``credax.nets.mlp``, ``lenet``, ``Sequential`` or a user's own equinox
-Module), dense or convolutional; parameters outside credax layers are not trained by these rules.
-The loss is assumed to be a batch mean, so that one example's loss is ``loss`` of a batch of one.
+gradient) first estimate the error ``δa_l`` at each layer's pre-activation, per example, from a
+``credax.nets.trace`` of the network (with the noise as pre-activation offsets), and then turn it
+into the weight update the layer gets when ``δa_l`` is its error with
+``credax.nets.local_updates`` (``δa_l h_{l-1}ᵀ`` for a dense layer, the matching correlation for
+a convolution). This works on any model built from credax layers (``credax.nets.mlp``,
+``lenet``, ``Sequential`` or a user's own equinox Module), dense or convolutional, as long as each
+layer is applied once per example (a layer applied twice, i.e. tied weights, is refused: its
+units would be perturbed once but counted twice). Arrays outside credax layers are not trained
+(their updates are zero, and weight-space rules do not perturb them); ``init`` warns when there
+are any. The loss is assumed to be a batch mean, so that one example's loss is ``loss`` of a
+batch of one. The finite-difference rules (weight and node perturbation) evaluate low-precision
+(bfloat16, float16) models in float32, where their small perturbations survive rounding.
 """
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -40,33 +44,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from credax._src.layers import Feedback, attach, find_layers
-from credax._src.rule import LearningRule, Loss, check_batch, check_loss, check_positive, forward
+from credax._src.checks import check_callable, check_count, check_flag, check_positive, is_number
+from credax._src.layers import find_layers, local_updates, only_layers, trace
+from credax._src.rule import LearningRule, Loss, check_batch, check_loss, forward, make_rule
 
 # --- option checks --------------------------------------------------------------------------------
 
 
-def _check_count(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"expected {name} to be a positive int, got {value!r}")
-    if value < 1:
-        raise ValueError(f"expected {name} >= 1, got {value}")
-    return int(value)
-
-
-def _check_flag(name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"expected {name} to be True or False, got {value!r}")
-    return bool(value)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
 def _check_sigma(sigma: Any) -> Any:
     """A positive number, or a pytree of positive numbers or arrays (matched to params later)."""
-    if _is_number(sigma) or isinstance(sigma, (str, bytes)) or sigma is None:
+    if is_number(sigma) or isinstance(sigma, (str, bytes)) or sigma is None:
         return check_positive("sigma", sigma)
     if hasattr(sigma, "shape") and np.ndim(sigma) == 0:  # a 0-d array is a number
         return check_positive("sigma", sigma)
@@ -74,7 +61,7 @@ def _check_sigma(sigma: Any) -> Any:
     if not leaves:
         raise TypeError(f"expected sigma to be a number or a pytree matching params, got {sigma!r}")
     for leaf in leaves:
-        if not (_is_number(leaf) or hasattr(leaf, "shape")):
+        if not (is_number(leaf) or hasattr(leaf, "shape")):
             raise TypeError(f"expected sigma's leaves to be numbers or arrays, got {leaf!r}")
         _check_concrete_positive(leaf)
     return sigma
@@ -90,7 +77,7 @@ def _check_concrete_positive(leaf: Any) -> None:
 def _sigma_tree(sigma: Any, params: Any) -> Any:
     """``σ`` as a pytree with the structure of ``params``, each leaf a scalar or of the leaf's
     shape."""
-    if _is_number(sigma):
+    if is_number(sigma):
         return jax.tree.map(lambda w: sigma, params)
     if jax.tree.structure(sigma) != jax.tree.structure(params):
         raise ValueError(
@@ -120,25 +107,16 @@ def per_example_losses(loss: Loss, outputs: jax.Array, y: jax.Array) -> jax.Arra
     return jax.vmap(lambda o, t: loss(o[None], t[None]))(outputs, y)
 
 
-def _forward(params: Any, x: jax.Array, offsets=None, deltas=None) -> jax.Array:
-    """The model on a batch, with per-example pre-activation offsets and/or error taps
-    (lists with one ``(B, *a_l.shape)`` array per layer, or None)."""
-    n = len(find_layers(params))
-
-    def one(xi, zi, di):
-        return attach(
-            params,
-            [
-                Feedback(offset=None if zi is None else zi[i], delta=None if di is None else di[i])
-                for i in range(n)
-            ],
-        )(xi)
-
-    return jax.vmap(one)(x, offsets, deltas)
+def _forward(params: Any, x: jax.Array, offsets=None) -> jax.Array:
+    """The model on a batch, with optional per-example pre-activation offsets (one
+    ``(B, *a_l.shape)`` array per layer)."""
+    return trace(params, x, offsets=offsets).output
 
 
 def weight_updates(params: Any, x: jax.Array, deltas: list, offsets: list | None = None) -> Any:
-    """The weight updates of a network whose layers receive the errors ``deltas``.
+    """The weight updates of a network whose layers receive the errors ``deltas``:
+    ``credax.nets.local_updates`` at the inputs each layer sees in a pass over ``x`` (with the
+    pre-activation ``offsets``, if given: noisy units' activity for REINFORCE).
 
     Args:
         params: a layered credax model.
@@ -146,14 +124,30 @@ def weight_updates(params: Any, x: jax.Array, deltas: list, offsets: list | None
         deltas: one array ``(B, *a_l.shape)`` per layer: the error at each example's
             pre-activation, already divided by ``B`` when the loss is a batch mean.
         offsets: optional pre-activation offsets of the forward pass whose activities are used
-            as presynaptic factors (noisy units, for REINFORCE); None for the clean pass.
+            as presynaptic factors; None for the clean pass.
 
     Returns:
         Updates with params' structure: ``Σ_n δa_l[n] h_{l-1}[n]ᵀ`` per dense layer (its
         convolutional counterpart per conv layer) and ``Σ_n δa_l[n]`` per bias.
     """
-    # Every layer's tap discards the cotangent from above, so the output's cotangent is irrelevant.
-    return jax.grad(lambda p: jnp.sum(_forward(p, x, offsets, deltas)))(params)
+    return local_updates(params, trace(params, x, offsets=offsets).inputs, deltas)
+
+
+def _float32(tree: Any) -> Any:
+    """Floating-point leaves narrower than float32 (bfloat16, float16) cast to float32: finite
+    differences of ``σ ≈ 1e-3`` vanish in their rounding (bfloat16 keeps about 3 digits)."""
+
+    def up(a):
+        if hasattr(a, "dtype") and jnp.issubdtype(a.dtype, jnp.floating):
+            if jnp.finfo(a.dtype).bits < 32:
+                return a.astype(jnp.float32)
+        return a
+
+    return jax.tree.map(up, tree)
+
+
+def _cast_like(tree: Any, like: Any) -> Any:
+    return jax.tree.map(lambda a, b: a.astype(b.dtype), tree, like)
 
 
 def _split_normal(key: jax.Array, shapes: list, dtypes: list) -> list:
@@ -269,42 +263,43 @@ def weight_perturbation(
     """
     loss = check_loss(loss)
     sigma = _check_sigma(sigma)
-    k = _check_count("n_perturbations", n_perturbations)
-    antithetic = _check_flag("antithetic", antithetic)
+    k = check_count("n_perturbations", n_perturbations)
+    antithetic = check_flag("antithetic", antithetic)
 
     def init(key, params):
-        find_layers(params)
         _sigma_tree(sigma, params)
         return WeightPerturbationState(key)
 
     def update(params, state, batch):
         x, y = check_batch(params, batch)
         sig = _sigma_tree(sigma, params)
+        p32, x32 = _float32(params), _float32(x)
 
         def objective(p):
-            return loss(forward(p, x), y)
+            return loss(forward(p, x32), y)
 
-        e0 = objective(params)
+        e0 = objective(p32)
         key, sub = jax.random.split(state.key)
 
         def one(kk):
-            v = _normal_like(kk, params)
-            plus = jax.tree.map(lambda w, s, vi: w + (s * vi).astype(w.dtype), params, sig, v)
+            # Noise on credax layers' parameters only (arrays outside them are constants).
+            v = only_layers(_normal_like(kk, p32))
+            plus = jax.tree.map(lambda w, s, vi: w + (s * vi).astype(w.dtype), p32, sig, v)
             if antithetic:
-                minus = jax.tree.map(lambda w, s, vi: w - (s * vi).astype(w.dtype), params, sig, v)
+                minus = jax.tree.map(lambda w, s, vi: w - (s * vi).astype(w.dtype), p32, sig, v)
                 diff = objective(plus) - objective(minus)
                 return jax.tree.map(
                     lambda a, b, s: (diff * (a - b) / (4 * s**2)).astype(a.dtype), plus, minus, sig
                 )
             diff = objective(plus) - e0
             return jax.tree.map(
-                lambda a, w, s: (diff * (a - w) / s**2).astype(w.dtype), plus, params, sig
+                lambda a, w, s: (diff * (a - w) / s**2).astype(w.dtype), plus, p32, sig
             )
 
         updates = _mean0(jax.vmap(one)(jax.random.split(sub, k)))
-        return updates, WeightPerturbationState(key)
+        return _cast_like(updates, params), WeightPerturbationState(key), e0
 
-    return LearningRule(init, update)
+    return make_rule("weight_perturbation", init, update)
 
 
 # --- node perturbation ----------------------------------------------------------------------------
@@ -371,38 +366,38 @@ def node_perturbation(
     """
     loss = check_loss(loss)
     sigma = check_positive("sigma", sigma)
-    k = _check_count("n_perturbations", n_perturbations)
-    antithetic = _check_flag("antithetic", antithetic)
+    k = check_count("n_perturbations", n_perturbations)
+    antithetic = check_flag("antithetic", antithetic)
 
     def init(key, params):
-        find_layers(params)
         return NodePerturbationState(key)
 
     def update(params, state, batch):
         x, y = check_batch(params, batch)
-        layers = find_layers(params)
+        p32, x32 = _float32(params), _float32(x)
+        layers = find_layers(p32)
         b = x.shape[0]
-        out = forward(params, x)
-        loss(out, y)  # checks the targets
-        e0 = per_example_losses(loss, out, y)
+        clean = trace(p32, x32)
+        value = loss(clean.output, y)  # checks the targets
+        e0 = per_example_losses(loss, clean.output, y)
         key, sub = jax.random.split(state.key)
 
         def one(kk):
             xi = _activity_noise(kk, layers, b, sigma)
-            e_plus = per_example_losses(loss, _forward(params, x, offsets=xi), y)
+            e_plus = per_example_losses(loss, _forward(p32, x32, offsets=xi), y)
             if antithetic:
                 neg = [-z for z in xi]
-                e_minus = per_example_losses(loss, _forward(params, x, offsets=neg), y)
+                e_minus = per_example_losses(loss, _forward(p32, x32, offsets=neg), y)
                 c = (e_plus - e_minus) / (2 * sigma**2)
             else:
                 c = (e_plus - e0) / sigma**2
             return [_per_example(c, z) for z in xi]
 
         deltas = _mean0(jax.vmap(one)(jax.random.split(sub, k)))
-        updates = weight_updates(params, x, [d / b for d in deltas])
-        return updates, NodePerturbationState(key)
+        updates = local_updates(p32, clean.inputs, [d / b for d in deltas])
+        return _cast_like(updates, params), NodePerturbationState(key), value
 
-    return LearningRule(init, update)
+    return make_rule("node_perturbation", init, update)
 
 
 # --- REINFORCE ------------------------------------------------------------------------------------
@@ -486,7 +481,7 @@ def reinforce(
     loss = check_loss(loss)
     sigma = check_positive("sigma", sigma)
     if baseline_decay is not None:
-        if not _is_number(baseline_decay):
+        if not is_number(baseline_decay):
             raise TypeError(
                 f"expected baseline_decay to be a number or None, got {baseline_decay!r}"
             )
@@ -497,7 +492,6 @@ def reinforce(
         raise TypeError(f"expected baseline(params, batch) -> (B,) or None, got {baseline!r}")
 
     def init(key, params):
-        find_layers(params)
         return ReinforceState(key, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32))
 
     def update(params, state, batch):
@@ -506,8 +500,9 @@ def reinforce(
         b = x.shape[0]
         key, sub = jax.random.split(state.key)
         xi = _activity_noise(sub, layers, b, sigma)
-        out = _forward(params, x, offsets=xi)
-        loss(out, y)  # checks the targets
+        noisy = trace(params, x, offsets=xi)
+        out = noisy.output
+        value = loss(out, y)  # checks the targets
         reward = -per_example_losses(loss, out, y)
         if baseline is not None:
             base = jnp.asarray(baseline(params, (x, y)))
@@ -524,12 +519,12 @@ def reinforce(
             base = jnp.zeros((b,), jnp.float32)
         advantage = jax.lax.stop_gradient(reward - base.astype(reward.dtype))
         deltas = [_per_example(-advantage / (sigma**2 * b), z) for z in xi]
-        updates = weight_updates(params, x, deltas, offsets=xi)
+        updates = local_updates(params, noisy.inputs, deltas)
         decay = 0.0 if baseline_decay is None else baseline_decay
         mean = decay * state.reward_mean + (1.0 - decay) * jnp.mean(reward).astype(jnp.float32)
-        return updates, ReinforceState(key, mean.astype(jnp.float32), state.count + 1)
+        return updates, ReinforceState(key, mean.astype(jnp.float32), state.count + 1), value
 
-    return LearningRule(init, update)
+    return make_rule("reinforce", init, update)
 
 
 # --- AGREL ----------------------------------------------------------------------------------------
@@ -631,7 +626,7 @@ def agrel(
         Nat. Rev. Neurosci. 19, 636.
     """
     loss = check_loss(loss)
-    signed = _check_flag("signed", signed)
+    signed = check_flag("signed", signed)
     if gate is not None and not callable(gate):
         raise TypeError(f"expected gate(phi) -> array in [0, 1] or None, got {gate!r}")
     if select is not None and not callable(select):
@@ -655,10 +650,18 @@ def agrel(
         x, y = check_batch(params, batch)
         layers = n_out(params)
         b = x.shape[0]
-        z = forward(params, x)
+
+        def clean(offsets):
+            t = trace(params, x, offsets=offsets)
+            return t.output, t.inputs
+
+        # One forward pass: the outputs, the inputs of every layer, and the pullback that sends
+        # the chosen unit's attentional feedback down to every pre-activation.
+        z, select_pullback, inputs = jax.vjp(clean, _zeros_offsets(layers, b), has_aux=True)
         if z.ndim != 2:
             raise ValueError(f"agrel needs outputs of shape (B, n_out), got {z.shape}")
-        grad_z = b * jax.grad(lambda o: loss(o, y))(z)  # ∂E_n/∂z per example
+        value, grad_z = jax.value_and_grad(lambda o: loss(o, y))(z)
+        grad_z = b * grad_z  # ∂E_n/∂z per example
         p = jax.nn.softmax(z.astype(jnp.float32), axis=-1)
         key, sub = jax.random.split(state.key)
         action = jnp.asarray(select(sub, z))
@@ -671,15 +674,12 @@ def agrel(
         g_s = jnp.sum(grad_z.astype(jnp.float32) * chosen, axis=-1)
         neg_rpe = g_s / jnp.maximum(p_s, jnp.finfo(jnp.float32).tiny)  # -f(δ)
 
-        def selected(offsets):
-            return jnp.sum(_forward(params, x, offsets=offsets) * chosen)
-
-        phi = jax.grad(selected)(_zeros_offsets(layers, b))
+        phi = select_pullback(chosen)[0]  # φ = ∂z_s/∂a per example and layer
         fb = [gate(f) * f if signed else gate(f) for f in phi]
         deltas = [_per_example(neg_rpe / b, f) for f in fb]
-        return weight_updates(params, x, deltas), AgrelState(key)
+        return local_updates(params, inputs, deltas), AgrelState(key), value
 
-    return LearningRule(init, update)
+    return make_rule("agrel", init, update)
 
 
 # --- forward gradient -----------------------------------------------------------------------------
@@ -737,11 +737,10 @@ def forward_gradient(loss: Loss, *, activity: bool = False, n_tangents: int = 1)
         arXiv:2210.03310 (ICLR 2023).
     """
     loss = check_loss(loss)
-    activity = _check_flag("activity", activity)
-    k = _check_count("n_tangents", n_tangents)
+    activity = check_flag("activity", activity)
+    k = check_count("n_tangents", n_tangents)
 
     def init(key, params):
-        find_layers(params)
         return ForwardGradientState(key)
 
     def update(params, state, batch):
@@ -755,16 +754,18 @@ def forward_gradient(loss: Loss, *, activity: bool = False, n_tangents: int = 1)
             def objective(p):
                 return loss(forward(p, x), y)
 
-            objective(params)  # checks the targets
+            value = objective(params)  # checks the targets
 
             def one(kk):
-                v = _normal_like(kk, params)
+                # Tangents on credax layers' parameters only.
+                v = only_layers(_normal_like(kk, params))
                 _, d = jax.jvp(objective, (params,), (v,))
                 return jax.tree.map(lambda vi: (d * vi).astype(vi.dtype), v)
 
-            return _mean0(jax.vmap(one)(keys)), ForwardGradientState(key)
+            return _mean0(jax.vmap(one)(keys)), ForwardGradientState(key), value
 
-        loss(forward(params, x), y)  # checks the targets
+        clean = trace(params, x)
+        value = loss(clean.output, y)  # checks the targets
 
         def losses(offsets):
             return per_example_losses(loss, _forward(params, x, offsets=offsets), y)
@@ -777,7 +778,7 @@ def forward_gradient(loss: Loss, *, activity: bool = False, n_tangents: int = 1)
             return [_per_example(d, ui) for ui in u]
 
         deltas = _mean0(jax.vmap(one_activity)(keys))
-        updates = weight_updates(params, x, [dl / b for dl in deltas])
-        return updates, ForwardGradientState(key)
+        updates = local_updates(params, clean.inputs, [dl / b for dl in deltas])
+        return updates, ForwardGradientState(key), value
 
-    return LearningRule(init, update)
+    return make_rule("forward_gradient", init, update)

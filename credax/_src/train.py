@@ -1,20 +1,25 @@
 """Training as one compiled program: ``lax.scan`` over steps, ``vmap`` over seeds.
 
-``make_fit`` builds ``run(init_key, rule_key, data_key) -> FitResult``, a pure function that
-trains one model from scratch with the data resident on the device (``fit`` builds it and runs
-it once). Every ``eval_every`` steps (default: every epoch) it records the train loss, the test
-loss and accuracy, each layer's angle between the rule's update and backprop's on a fixed probe
-batch, and for feedback-path rules each layer's angle between ``W_l`` and ``B_l``.
+``make_fit`` builds a :class:`Fit`: a pure ``program(data, init_key, rule_key, data_key)`` that
+trains one model from scratch with the data resident on the device, plus what a caller needs to
+read its results (the step of each record). Every ``eval_every`` steps the program records what
+``evaluate(params, rule_state, test, probe)`` returns, the rule's own ``diagnostics`` and the
+engine's own records (the running training loss, whether the parameters are finite). The engine
+knows no family of rules: what a rule reports comes from the rule.
 
-``sweep`` runs ``run`` over init seeds and, on a separate axis, over feedback draws (rule keys) as
-one jitted program: ``vmap`` over feedback draws, ``vmap`` (or ``lax.map`` in blocks of
-``seed_block`` seeds) over init seeds, and the seed axis sharded over all devices with
-``shard_map``. Results are arrays ``[seed, feedback, eval, ...]``.
+``sweep`` runs the program over init seeds and, on a separate axis, over feedback draws (rule
+keys) as one jitted program: ``vmap`` over seeds x draws (or ``lax.map`` in blocks of
+``seed_block`` seeds), the seed axis sharded over every device of every process with
+``shard_map``. Results are arrays ``[seed, feedback, record, ...]``. Any number of seeds runs on
+any number of devices: the seed axis is padded to a multiple of the device count by repeating
+the last seed, and the padding is dropped from the results.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -23,58 +28,191 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from credax._src.checks import as_key, check_count, check_flag, check_positive
 from credax._src.layers import find_layers
 from credax._src.losses import accuracy
-from credax._src.metrics import all_finite, feedback_angles, update_angles
+from credax._src.metrics import all_finite, update_angles
 from credax._src.rule import LearningRule, backprop, forward
 
 
-class History(NamedTuple):
-    """Per-epoch records; the first entry is before training. Shapes for one seed:
+@jax.tree_util.register_pytree_node_class
+class History(dict):
+    """Named records of a run: a ``dict`` of arrays with a leading record axis (and, from a
+    sweep, leading ``[seed, feedback]`` axes), also readable as attributes
+    (``history.test_accuracy``). The first record is taken before training.
 
-    Attributes:
-        train_loss: ``(epochs + 1,)`` mean training loss over the epoch (NaN at entry 0).
-        test_loss: ``(epochs + 1,)``.
-        test_accuracy: ``(epochs + 1,)`` (NaN for regression tasks).
-        update_angles: ``(epochs + 1, n_layers)`` degrees between the rule's update and
-            backprop's on the probe batch.
-        feedback_angles: ``(epochs + 1, n_layers)`` degrees between ``W_l`` and ``B_l`` (NaN for
-            rules without ``W``-shaped feedback).
-        finite: ``(epochs + 1,)`` whether parameters are all finite.
+    Records of the default supervised evaluation: ``test_loss``, ``test_accuracy`` (integer
+    labels), ``update_angles`` ``(n_layers,)`` degrees between the rule's update and backprop's
+    on the probe batch. The engine adds ``train_loss`` (mean over the steps since the previous
+    record, NaN at the first; absent when the rule reports no value and no loss is given) and
+    ``finite``; the rule adds its ``diagnostics`` (e.g. ``feedback_angles``).
     """
 
-    train_loss: jax.Array
-    test_loss: jax.Array
-    test_accuracy: jax.Array
-    update_angles: jax.Array
-    feedback_angles: jax.Array
-    finite: jax.Array
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(
+                f"no record {name!r}; this history holds {', '.join(self) or 'nothing'}"
+            ) from None
 
+    def tree_flatten(self):
+        keys = tuple(self)
+        return tuple(self[k] for k in keys), keys
 
-def _feedback_angles(params, rule_state, n_layers):
-    fb = getattr(rule_state, "feedback", None)
-    weights = [layer.weight for layer in find_layers(params)]
-    if (
-        fb is not None
-        and len(fb) == len(weights)
-        and all(b.shape == w.shape for b, w in zip(fb, weights))
-    ):
-        return feedback_angles(params, fb)
-    return jnp.full((n_layers,), jnp.nan)
+    @classmethod
+    def tree_unflatten(cls, keys, values):
+        return cls(zip(keys, values))
 
 
 class FitResult(NamedTuple):
     """What one training run returns.
 
     Attributes:
-        history: ``History`` of per-evaluation records.
-        diverged_step: the first step whose training loss was NaN/inf, or -1.
+        history: ``History`` of named records, each ``(n_records, ...)``.
+        diverged_step: the first step whose training loss was non-finite or grew past
+            ``diverge_factor`` times its initial scale (without a training loss: the first
+            record with non-finite parameters), or -1.
         params: the final parameters.
+        rule_state: the final rule state (PRNG keys in it as raw ``jax.random.key_data``).
     """
 
     history: History
     diverged_step: jax.Array
     params: Any
+    rule_state: Any
+
+
+class Fit(NamedTuple):
+    """A training run, built by ``make_fit``.
+
+    Attributes:
+        program: ``program(data, init_key, rule_key, data_key) -> FitResult``, pure and
+            jit-able; ``data`` is passed as an argument, so a compiled program serves any data
+            of the same shapes (and arrays are not embedded in it as constants).
+        data: ``(train, test)``, the arrays ``program`` trains and evaluates on.
+        eval_steps: the training step of each record (the first is 0, before training).
+        steps_per_epoch: steps per epoch.
+        total_steps: steps of the whole run.
+        max_weight_size: entries of the largest weight matrix (for ``choose_seed_block``).
+    """
+
+    program: Callable[..., FitResult]
+    data: Any
+    eval_steps: tuple[int, ...]
+    steps_per_epoch: int
+    total_steps: int
+    max_weight_size: int
+
+    @property
+    def run(self) -> Callable[[jax.Array, jax.Array, jax.Array], FitResult]:
+        """``run(init_key, rule_key, data_key) -> FitResult`` with this fit's data bound."""
+        return functools.partial(self.program, self.data)
+
+
+Evaluate = Callable[[Any, Any, Any, Any], dict]
+
+
+def supervised_evaluation(
+    loss: Callable,
+    rule: LearningRule | None = None,
+    *,
+    classification: bool = True,
+    angles: bool = True,
+) -> Evaluate:
+    """The default evaluation of supervised rules, ``evaluate(params, rule_state, test, probe)``.
+
+    Records ``test_loss`` and (with ``classification``) ``test_accuracy`` on ``test = (x, y)``,
+    and, given the ``rule``, ``update_angles``: per credax layer, the angle in degrees between
+    the rule's update and backprop's on the ``probe`` batch (NaN without ``angles``; each angle
+    record costs two gradient evaluations on the probe).
+    """
+
+    bp = backprop(loss)
+
+    def evaluate(params, rule_state, test, probe):
+        x, y = test
+        out = forward(params, x)
+        rec = {"test_loss": loss(out, y)}
+        if classification:
+            rec["test_accuracy"] = accuracy(out, y)
+        if rule is not None:
+            if angles:
+                g_rule, _ = rule.update(params, rule_state, probe)
+                g_bp, _ = bp.update(params, (), probe)
+                rec["update_angles"] = update_angles(g_rule, g_bp)
+            else:
+                rec["update_angles"] = jnp.full((len(find_layers(params)),), jnp.nan, jnp.float32)
+        return rec
+
+    return evaluate
+
+
+# --- argument checks (before any compilation) -----------------------------------------------------
+
+
+def _examples(name: str, data: Any) -> int:
+    """The shared leading size of every array of ``data``, checked."""
+    leaves = jax.tree_util.tree_leaves(data)
+    if not leaves:
+        raise ValueError(f"expected {name} to hold arrays with a leading example axis, got {data!r}")
+    sizes = set()
+    for leaf in leaves:
+        shape = np.shape(leaf)
+        if len(shape) < 1:
+            raise ValueError(
+                f"expected every array of {name} to have a leading example axis, got a scalar"
+            )
+        sizes.add(shape[0])
+    if len(sizes) != 1:
+        raise ValueError(
+            f"expected every array of {name} to have the same number of examples, got {sorted(sizes)}"
+        )
+    n = sizes.pop()
+    if n < 1:
+        raise ValueError(f"{name} has no examples")
+    return n
+
+
+def _take(data: Any, idx: jax.Array) -> Any:
+    return jax.tree_util.tree_map(lambda a: a[idx], data)
+
+
+def _check_supervised_data(init_model, loss, name: str, data: Any) -> None:
+    """Checks concrete ``(x, y)`` against the model: input shape, and targets through ``loss``
+    on zero outputs (which range-checks integer labels)."""
+    if not (isinstance(data, (tuple, list)) and len(data) == 2):
+        raise TypeError(
+            f"the default (supervised) evaluation needs {name} = (x, y); pass evaluate=... for "
+            f"other tasks, got {type(data).__name__}"
+        )
+    x, y = data
+    model = jax.eval_shape(init_model, jax.random.key(0))
+    example = jax.ShapeDtypeStruct(np.shape(x)[1:], jnp.result_type(x))
+    try:
+        out = jax.eval_shape(lambda m, e: m(e), model, example)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{name} inputs of shape {np.shape(x)} do not fit the model: {e}") from e
+    try:
+        loss(np.zeros((np.shape(y)[0], *out.shape), np.float32), np.asarray(y))
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{name} targets: {e}") from e
+
+
+def _diverged(value, v0, factor):
+    bad = ~jnp.isfinite(value)
+    if factor is not None:
+        bad = bad | (jnp.abs(value) > factor * jnp.maximum(jnp.abs(v0), 1.0))
+    return bad
+
+
+def _keys_as_data(tree: Any) -> Any:
+    return jax.tree_util.tree_map(
+        lambda a: jax.random.key_data(a)
+        if hasattr(a, "dtype") and jnp.issubdtype(a.dtype, jax.dtypes.prng_key)
+        else a,
+        tree,
+    )
 
 
 def make_fit(
@@ -82,186 +220,206 @@ def make_fit(
     init_model: Callable[[jax.Array], Any],
     optimizer: optax.GradientTransformation,
     *,
-    loss: Callable,
-    train: tuple[Any, Any] | Callable[[jax.Array, int], tuple[jax.Array, jax.Array]],
-    test: tuple[Any, Any],
+    train: Any,
+    test: Any,
     epochs: int,
     batch_size: int,
+    loss: Callable | None = None,
+    evaluate: Evaluate | None = None,
     steps_per_epoch: int | None = None,
     eval_every: int | None = None,
     probe_size: int = 256,
-    classification: bool = True,
+    classification: bool | None = None,
     angles: bool = True,
-) -> Callable:
-    """Builds a pure ``run(init_key, rule_key, data_key) -> FitResult``.
+    diverge_factor: float | None = 100.0,
+) -> Fit:
+    """Builds a :class:`Fit`: one training run as a pure, jit-able program.
+
+    Every argument is checked here, before anything is compiled; with ``(x, y)`` data and the
+    default evaluation, the inputs are checked against the model and integer labels against its
+    number of outputs.
 
     Args:
         rule: the learning rule.
         init_model: ``key -> params``.
         optimizer: an optax optimizer applied to the rule's updates.
-        loss: the loss the rule and the metrics use.
-        train: ``(x, y)`` arrays (shuffled every epoch by ``data_key``; the last partial batch
-            is dropped) or ``sample(key, batch_size) -> (x, y)`` drawing fresh examples.
-        test: ``(x, y)`` arrays evaluated at every record.
+        train: a pytree of arrays with a leading example axis, e.g. ``(x, y)`` (shuffled every
+            epoch by ``data_key``, the last partial batch dropped), or ``sample(key,
+            batch_size) -> batch`` drawing fresh examples.
+        test: a pytree of arrays with a leading example axis, given to ``evaluate``.
         epochs: number of epochs.
         batch_size: examples per step.
+        loss: ``loss(outputs, y)``, for the default supervised evaluation and, when the rule
+            reports no value of its own, the running training loss.
+        evaluate: ``evaluate(params, rule_state, test, probe) -> dict[str, Array]``; default
+            ``supervised_evaluation(loss, rule, ...)`` (test loss and accuracy, update angles).
         steps_per_epoch: steps per epoch when ``train`` is a sampler.
-        eval_every: steps between records; a divisor or a multiple of the steps per epoch
-            (default: once per epoch). The first record is taken before training.
-        probe_size: examples of the fixed batch on which update angles are measured.
-        classification: whether to record test accuracy.
-        angles: whether records measure the update and feedback angles. Each such record costs
-            two gradient evaluations on the probe batch (the rule's and backprop's) and several
-            passes over the weights, about four training steps of a 784-1000-1000-1000-10 net;
-            with ``False`` the angles are recorded as NaN, for the fastest short sweeps.
+        eval_every: steps between records, any divisor of the total number of steps (default:
+            once per epoch). The first record is taken before training.
+        probe_size: examples of the fixed batch (drawn from ``train``) on which update angles
+            and diagnostics are measured.
+        classification: record test accuracy (default: when ``test``'s targets are integers).
+        angles: measure the update angles and the rule's diagnostics (with ``False`` they are
+            recorded as NaN with the same shapes, for the fastest short sweeps).
+        diverge_factor: a run counts as diverged at the first step whose training loss ``L`` is
+            non-finite or has ``|L| > diverge_factor · max(|L₀|, 1)``, ``L₀`` the loss of the
+            first step; None checks finiteness only.
 
     Returns:
-        ``run``, with attributes ``eval_steps`` (the step of each record) and
-        ``steps_per_epoch``.
+        A :class:`Fit`; ``fit.run(init_key, rule_key, data_key)`` trains one seed, ``sweep``
+        many.
     """
-    epochs, batch_size = int(epochs), int(batch_size)
-    if epochs < 1 or batch_size < 1:
-        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
-    bp = backprop(loss)
-    test_data = (jnp.asarray(test[0]), jnp.asarray(test[1]))
+    if not (hasattr(rule, "init") and hasattr(rule, "update")):
+        raise TypeError(f"expected rule to be a credax.LearningRule, got {rule!r}")
+    if not callable(init_model):
+        raise TypeError(f"expected init_model(key) -> params, got {init_model!r}")
+    if not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
+        raise TypeError(f"expected an optax optimizer, got {optimizer!r}")
+    epochs, batch_size = check_count("epochs", epochs), check_count("batch_size", batch_size)
+    probe_size = check_count("probe_size", probe_size)
+    angles = check_flag("angles", angles)
+    if diverge_factor is not None:
+        diverge_factor = check_positive("diverge_factor", diverge_factor)
+        if diverge_factor <= 1:
+            raise ValueError(f"expected diverge_factor > 1 (or None), got {diverge_factor}")
+    if loss is not None and not callable(loss):
+        raise TypeError(f"expected loss(outputs, y) -> scalar, got {loss!r}")
+    if evaluate is None and loss is None:
+        raise TypeError(
+            "make_fit: the default evaluation is supervised and needs loss=...; pass "
+            "evaluate(params, rule_state, test, probe) -> dict for other tasks"
+        )
+    if evaluate is not None and not callable(evaluate):
+        raise TypeError(f"expected evaluate(params, rule_state, test, probe) -> dict, got {evaluate!r}")
+
+    test_data = jax.tree_util.tree_map(jnp.asarray, test)
+    _examples("test", test_data)
     if callable(train):
         sample = train
-        if steps_per_epoch is None or int(steps_per_epoch) < 1:
+        if steps_per_epoch is None:
             raise ValueError("a sampler as train data needs steps_per_epoch >= 1")
-        spe = int(steps_per_epoch)
-        train_data = ()
+        spe = check_count("steps_per_epoch", steps_per_epoch)
+        train_data, n = (), 0
     else:
         sample = None
-        train_data = (jnp.asarray(train[0]), jnp.asarray(train[1]))
-        n = train_data[0].shape[0]
-        if train_data[1].shape[0] != n:
-            raise ValueError(f"train x has {n} examples but y has {train_data[1].shape[0]}")
+        if steps_per_epoch is not None:
+            raise ValueError("steps_per_epoch is for sampled training data; arrays set it by size")
+        train_data = jax.tree_util.tree_map(jnp.asarray, train)
+        n = _examples("train", train_data)
         spe = n // batch_size
         if spe < 1:
             raise ValueError(f"batch_size {batch_size} exceeds the {n} training examples")
-    k = spe if eval_every is None else int(eval_every)
-    if k < 1 or (spe % k and k % spe):
-        raise ValueError(
-            f"eval_every must divide or be a multiple of the {spe} steps per epoch, got {k}"
-        )
     total = epochs * spe
+    k = spe if eval_every is None else check_count("eval_every", eval_every)
     if total % k:
-        raise ValueError(f"eval_every={k} must divide the {total} training steps")
+        raise ValueError(f"eval_every must divide the {total} training steps, got {k}")
     n_evals = total // k
 
-    angles = bool(angles)
-
-    def record(params, rule_state, probe, train_loss, x_test, y_test):
-        out = forward(params, x_test)
-        n_layers = len(find_layers(params))
-        if angles:
-            g_rule, _ = rule.update(params, rule_state, probe)
-            g_bp, _ = bp.update(params, (), probe)
-            u_angles = update_angles(g_rule, g_bp)
-            f_angles = _feedback_angles(params, rule_state, n_layers)
-        else:
-            u_angles = f_angles = jnp.full((n_layers,), jnp.nan, jnp.float32)
-        return History(
-            train_loss=train_loss,
-            test_loss=loss(out, y_test),
-            test_accuracy=accuracy(out, y_test) if classification else jnp.float32(jnp.nan),
-            update_angles=u_angles,
-            feedback_angles=f_angles,
-            finite=all_finite(params),
-        )
-
-    def core(data, init_key, rule_key, data_key):
-        (x_test, y_test), train_data = data
+    if evaluate is None:
+        _check_supervised_data(init_model, loss, "test", test_data)
         if sample is None:
-            x_train, y_train = train_data
+            _check_supervised_data(init_model, loss, "train", train_data)
+        if classification is None:
+            classification = bool(jnp.issubdtype(test_data[1].dtype, jnp.integer))
+        evaluate = supervised_evaluation(loss, rule, classification=classification, angles=angles)
+
+    value_update = getattr(rule, "update_with_value", None)
+    diagnose = getattr(rule, "diagnostics", None)
+    has_value = value_update is not None or loss is not None
+
+    def train_step(params, rule_state, batch):
+        if value_update is not None:
+            g, rule_state, value = value_update(params, rule_state, batch)
+        else:
+            g, rule_state = rule.update(params, rule_state, batch)
+            value = loss(forward(params, batch[0]), batch[1]) if loss is not None else None
+        return g, rule_state, (None if value is None else jnp.asarray(value, jnp.float32))
+
+    def record(params, rule_state, probe, test, train_loss):
+        rec = {}
+        if has_value:
+            rec["train_loss"] = train_loss
+        for name, value in evaluate(params, rule_state, test, probe).items():
+            rec[name] = jnp.asarray(value)
+        if diagnose is not None:
+            if angles:
+                diag = diagnose(params, rule_state, probe)
+            else:
+                shapes = jax.eval_shape(diagnose, params, rule_state, probe)
+                diag = jax.tree_util.tree_map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype), shapes)
+            clash = set(diag) & set(rec)
+            if clash:
+                raise ValueError(f"the rule's diagnostics reuse the record names {sorted(clash)}")
+            rec.update(diag)
+        rec["finite"] = all_finite(params)
+        return History(rec)
+
+    def program(data, init_key, rule_key, data_key):
+        train_data, test = data
         params = init_model(init_key)
         rule_state = rule.init(rule_key, params)
         opt_state = optimizer.init(params)
         probe_key, data_key = jax.random.split(data_key)
         if sample is None:
-            idx = jax.random.choice(probe_key, n, (min(probe_size, n),), replace=False)
-            probe = (x_train[idx], y_train[idx])
+            probe = _take(train_data, jax.random.choice(probe_key, n, (min(probe_size, n),), False))
+            perm = jnp.zeros((n,), jnp.int32)
         else:
             probe = sample(probe_key, probe_size)
+            perm = jnp.zeros((0,), jnp.int32)
 
-        def step(carry, inp):
-            params, rule_state, opt_state, bad, loss_sum = carry
-            t, idx = inp
+        def step(carry, t):
+            params, rule_state, opt_state, perm, (loss_sum, v0, bad) = carry
             if sample is None:
-                batch = (x_train[idx], y_train[idx])
+                # A new permutation at the start of every epoch; the batches of epoch e are
+                # consecutive slices of permutation(fold_in(data_key, e)).
+                perm = jax.lax.cond(
+                    t % spe == 0,
+                    lambda: jax.random.permutation(jax.random.fold_in(data_key, t // spe), n),
+                    lambda: perm,
+                )
+                idx = jax.lax.dynamic_slice(perm, ((t % spe) * batch_size,), (batch_size,))
+                batch = _take(train_data, idx)
             else:
                 batch = sample(jax.random.fold_in(data_key, t), batch_size)
-            value = loss(forward(params, batch[0]), batch[1])
-            g, rule_state = rule.update(params, rule_state, batch)
+            g, rule_state, value = train_step(params, rule_state, batch)
             u, opt_state = optimizer.update(g, opt_state, params)
             params = optax.apply_updates(params, u)
-            bad = jnp.where((bad < 0) & ~jnp.isfinite(value), t, bad)
-            # A running sum, not a per-step output: nothing is written per step.
-            return (params, rule_state, opt_state, bad, loss_sum + value), None
+            if value is not None:
+                v0 = jnp.where(t == 0, value, v0)
+                bad = jnp.where((bad < 0) & _diverged(value, v0, diverge_factor), t, bad)
+                loss_sum = loss_sum + value
+            return (params, rule_state, opt_state, perm, (loss_sum, v0, bad)), None
 
-        def recorded(carry, n_steps):
-            params, rule_state, opt_state, bad, loss_sum = carry
-            hist = record(params, rule_state, probe, loss_sum / n_steps, x_test, y_test)
-            return (params, rule_state, opt_state, bad, jnp.zeros_like(loss_sum)), hist
+        def block(carry, r):
+            params, rule_state, opt_state, perm, (loss_sum, v0, bad) = carry
+            train_loss = jnp.where(r > 0, loss_sum / k, jnp.nan)
+            hist = record(params, rule_state, probe, test, train_loss)
+            if not has_value:  # divergence from the parameters at the records
+                bad = jnp.where((bad < 0) & ~hist["finite"], r * k, bad)
+            carry = (params, rule_state, opt_state, perm, (jnp.zeros_like(loss_sum), v0, bad))
 
-        def block(carry, inp):
-            carry, _ = jax.lax.scan(step, carry, inp)
-            return recorded(carry, k)
+            def train_block(carry):
+                return jax.lax.scan(step, carry, r * k + jnp.arange(k, dtype=jnp.int32))[0]
 
-        def indices(e):
-            """Batch indices of epoch ``e``, ``(spe, batch_size)``."""
-            perm = jax.random.permutation(jax.random.fold_in(data_key, e), n)
-            return perm[: spe * batch_size].reshape(spe, batch_size)
+            # The last record ends the run; every other one is followed by k training steps.
+            carry = jax.lax.cond(r < n_evals, train_block, lambda c: c, carry)
+            return carry, hist
 
-        carry = (params, rule_state, opt_state, jnp.int32(-1), jnp.float32(0.0))
-        steps = jnp.arange(total, dtype=jnp.int32)
-        if sample is not None:
-            xs = (steps.reshape(n_evals, k), jnp.zeros((n_evals, k, 0), jnp.int32))
-            carry, hist = jax.lax.scan(block, carry, xs)
-        elif k <= spe:
-            # Outer scan over epochs (one permutation each), inner over the records of an epoch.
-            def epoch(carry, e):
-                xs = (steps[:spe].reshape(-1, k) + e * spe, indices(e).reshape(-1, k, batch_size))
-                return jax.lax.scan(block, carry, xs)
-
-            carry, hist = jax.lax.scan(epoch, carry, jnp.arange(epochs))
-            hist = jax.tree_util.tree_map(lambda a: a.reshape(n_evals, *a.shape[2:]), hist)
-        else:
-            m = k // spe
-
-            def multi(carry, r):
-                def epoch(carry, e):
-                    xs = (steps[:spe] + e * spe, indices(e))
-                    return jax.lax.scan(step, carry, xs)
-
-                carry, _ = jax.lax.scan(epoch, carry, r * m + jnp.arange(m))
-                return recorded(carry, k)
-
-            carry, hist = jax.lax.scan(multi, carry, jnp.arange(n_evals))
-
-        first = record(params, rule_state, probe, jnp.float32(jnp.nan), x_test, y_test)
-        hist = jax.tree_util.tree_map(
-            lambda a, b: jnp.concatenate([jnp.asarray(a, b.dtype)[None], b]), first, hist
-        )
-        return FitResult(hist, carry[3], carry[0])
-
-    data = (test_data, train_data)
-
-    def run(init_key, rule_key, data_key):
-        return core(data, init_key, rule_key, data_key)
-
-    # ``sweep_fn`` passes ``data`` as an argument of the compiled program rather than closing
-    # over it: closed-over arrays become constants embedded in the program (hundreds of MB for
-    # Fashion-MNIST), which slows compilation.
-    run.core = core
-    run.data = data
+        stats = (jnp.float32(0.0), jnp.float32(0.0), jnp.int32(-1))
+        carry = (params, rule_state, opt_state, perm, stats)
+        carry, hist = jax.lax.scan(block, carry, jnp.arange(n_evals + 1, dtype=jnp.int32))
+        params, rule_state = carry[0], carry[1]
+        return FitResult(hist, carry[4][2], params, _keys_as_data(rule_state))
 
     shapes = jax.eval_shape(init_model, jax.random.key(0))
-    run.max_weight_size = max(l.weight.size for l in find_layers(shapes))
-    run.eval_steps = [i * k for i in range(n_evals + 1)]
-    run.steps_per_epoch = spe
-    run.total_steps = total
-    return run
+    return Fit(
+        program=program,
+        data=(train_data, test_data),
+        eval_steps=tuple(i * k for i in range(n_evals + 1)),
+        steps_per_epoch=spe,
+        total_steps=total,
+        max_weight_size=max(math.prod(l.weight.shape) for l in find_layers(shapes)),
+    )
 
 
 def fit(
@@ -289,19 +447,17 @@ def fit(
         >>> res.history.test_accuracy.shape, bool(res.history.test_accuracy[-1] > 0.8)
         ((6,), True)
     """
-    if isinstance(key, (int, np.integer)):
-        key = jax.random.key(int(key))
-    elif not (isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)):
-        raise TypeError(f"key must be a jax.random.key or an int seed, got {type(key).__name__}")
-    run = make_fit(rule, init_model, optimizer, **kwargs)
+    key = as_key(key, "fit key")
+    f = make_fit(rule, init_model, optimizer, **kwargs)
     k_init, k_rule, k_data = jax.random.split(key, 3)
-    return jax.jit(run.core)(run.data, k_init, k_rule, k_data)
+    return jax.jit(f.program)(f.data, k_init, k_rule, k_data)
 
 
 def sweep_keys(seed: int, n_seeds: int, n_feedback: int = 1):
     """Keys of a sweep from one integer seed: ``init`` and ``data`` keys ``(n_seeds,)`` (one
     per init seed) and ``rule`` keys ``(n_feedback,)`` (feedback draws, shared by all seeds)."""
-    k_init, k_rule, k_data = jax.random.split(jax.random.key(seed), 3)
+    n_seeds, n_feedback = check_count("n_seeds", n_seeds), check_count("n_feedback", n_feedback)
+    k_init, k_rule, k_data = jax.random.split(as_key(seed, "sweep seed"), 3)
     return (
         jax.random.split(k_init, n_seeds),
         jax.random.split(k_rule, n_feedback),
@@ -319,7 +475,7 @@ def _shard_map():
 AUTO = "auto"
 
 
-def choose_seed_block(run: Callable, backend: str | None = None) -> int | None:
+def choose_seed_block(fit: Fit, backend: str | None = None) -> int | None:
     """The seed batching that measured fastest (``benchmarks/throughput.py``, 2-core CPU): with a
     weight matrix of 500k entries or more (784-1000-1000-1000-10), one seed at a time inside the
     program (a vmapped batch of large matmuls loses the cache: 15.0k vs 8.1k samples·seeds/s at
@@ -328,7 +484,7 @@ def choose_seed_block(run: Callable, backend: str | None = None) -> int | None:
     backend = backend or jax.default_backend()
     if backend != "cpu":
         return None
-    return 1 if getattr(run, "max_weight_size", 0) >= 500_000 else 8
+    return 1 if getattr(fit, "max_weight_size", 0) >= 500_000 else 8
 
 
 def seed_rule_key(rule_key: jax.Array, init_key: jax.Array) -> jax.Array:
@@ -338,49 +494,82 @@ def seed_rule_key(rule_key: jax.Array, init_key: jax.Array) -> jax.Array:
     return jax.random.fold_in(rule_key, bits)
 
 
+def _program_and_data(fit: Any) -> tuple[Callable, Any]:
+    if isinstance(fit, Fit):
+        return fit.program, fit.data
+    if callable(fit):  # any run(init_key, rule_key, data_key)
+        return _KeysOnly(fit), ()
+    raise TypeError(f"expected a credax.train.Fit from make_fit, got {fit!r}")
+
+
+class _KeysOnly:
+    """``program(data, *keys)`` for a plain ``run(*keys)``; hashable by the wrapped function."""
+
+    def __init__(self, run):
+        self.run = run
+
+    def __call__(self, data, *keys):
+        return self.run(*keys)
+
+    def __hash__(self):
+        return hash(self.run)
+
+    def __eq__(self, other):
+        return isinstance(other, _KeysOnly) and other.run is self.run
+
+
 def sweep_fn(
-    run: Callable,
+    fit: Fit,
     *,
     seed_block: int | str | None = AUTO,
     devices=None,
     rule_key_per_seed: bool = False,
-) -> Callable:
-    """A jitted ``f(init_keys, rule_keys, data_keys) -> FitResult`` with axes
-    ``[seed, feedback, ...]``.
+) -> SweepProgram:
+    """The jitted sweep of ``fit``: ``f(init_keys, rule_keys, data_keys) -> FitResult`` with axes
+    ``[seed, feedback, ...]``. The program is kept: a later call for the same ``fit`` and
+    settings reuses it (and its compiled executables) instead of compiling again.
 
     Seeds and feedback draws are flattened into one vmapped axis of ``seeds x draws`` runs
     (nested vmaps over a size-1 feedback axis measured up to 1.4x slower on a CPU).
 
     Args:
-        run: from ``make_fit``.
+        fit: from ``make_fit`` (or any ``run(init_key, rule_key, data_key)``).
         seed_block: seeds trained together by ``vmap`` on each device; blocks run one after
             another inside the program (``lax.map``). None: all of a device's seeds at once;
             ``"auto"``: ``choose_seed_block``.
-        devices: devices to shard the seed axis over (default all); the number of seeds must be
-            a multiple of their count.
+        devices: devices to shard the seed axis over (default: every device of every process).
+            Any number of seeds runs on any number of devices (padded, then dropped).
         rule_key_per_seed: by default every init seed shares the rule keys (one per feedback
             draw): feedback-path rules then use the same ``B`` across seeds, and the spread over
             seeds and over draws are measured apart. For rules whose key drives noise
-            (perturbation rules), set it so that each seed gets its own stream
+            (``RuleEntry.stochastic``), set it so that each seed gets its own stream
             (``seed_rule_key``).
     """
-    devices = list(jax.devices() if devices is None else devices)
+    devices = tuple(jax.devices() if devices is None else devices)
+    if not devices:
+        raise ValueError("sweep_fn: expected at least one device")
     if seed_block == AUTO:
-        seed_block = choose_seed_block(run, devices[0].platform)
-    elif seed_block is not None and (not isinstance(seed_block, int) or seed_block < 1):
-        raise ValueError(f"seed_block must be a positive int, None or 'auto', got {seed_block!r}")
+        seed_block = choose_seed_block(fit, devices[0].platform)
+    elif seed_block is not None:
+        seed_block = check_count("seed_block", seed_block)
+    rule_key_per_seed = check_flag("rule_key_per_seed", rule_key_per_seed)
+    program, data = _program_and_data(fit)
+    return SweepProgram(_jitted_sweep(program, seed_block, devices, rule_key_per_seed), data, devices)
 
-    core = getattr(run, "core", None)
-    data = getattr(run, "data", ())
-    if core is None:  # any run(init_key, rule_key, data_key)
-        core = lambda data, *keys: run(*keys)  # noqa: E731
 
-    def local(data, init_keys, rule_keys, data_keys):
+@functools.lru_cache(maxsize=64)
+def _jitted_sweep(program, seed_block, devices, rule_key_per_seed):
+    """One jitted sweep per (program, settings): kept, so that its compiled executables are."""
+
+    def local(data, init_raw, rule_raw, data_raw, impl):
+        init_keys, rule_keys, data_keys = (
+            jax.random.wrap_key_data(k, impl=impl) for k in (init_raw, rule_raw, data_raw)
+        )
         n_s, n_f = init_keys.shape[0], rule_keys.shape[0]
         if rule_key_per_seed:
-            one = lambda i, r, d: core(data, i, seed_rule_key(r, i), d)  # noqa: E731
+            one = lambda i, r, d: program(data, i, seed_rule_key(r, i), d)  # noqa: E731
         else:
-            one = lambda i, r, d: core(data, i, r, d)  # noqa: E731
+            one = lambda i, r, d: program(data, i, r, d)  # noqa: E731
         if n_f == 1:
             # One feedback draw shared by every seed: the rule state stays unbatched, so e.g. the
             # error transport through B is one matmul over all seeds' examples.
@@ -402,46 +591,107 @@ def sweep_fn(
         return jax.tree_util.tree_map(lambda a: a.reshape(n_s, n_f, *a.shape[1:]), out)
 
     if len(devices) == 1:
-        compiled = jax.jit(local)
-    else:
-        from jax.sharding import Mesh, PartitionSpec
+        return jax.jit(local, static_argnums=4)
+    from jax.sharding import Mesh, PartitionSpec
 
-        mesh = Mesh(np.array(devices), ("seed",))
-        spec = PartitionSpec("seed")
-        smap = _shard_map()
-        kwargs = dict(
-            mesh=mesh, in_specs=(PartitionSpec(), spec, PartitionSpec(), spec), out_specs=spec
+    mesh = Mesh(np.array(devices), ("seed",))
+    spec, rep = PartitionSpec("seed"), PartitionSpec()
+    smap = _shard_map()
+    params = inspect.signature(smap).parameters
+    # Each device's seeds are independent: no replication to check (the flag's name changed).
+    check = {"check_vma": False} if "check_vma" in params else {"check_rep": False}
+
+    def sharded(data, init_raw, rule_raw, data_raw, impl):
+        body = functools.partial(local, impl=impl)
+        return smap(body, mesh=mesh, in_specs=(rep, spec, rep, spec), out_specs=spec, **check)(
+            data, init_raw, rule_raw, data_raw
         )
-        # Each device's seeds are independent: no replication to check (the flag's name changed).
-        params = inspect.signature(smap).parameters
-        kwargs.update({"check_vma": False} if "check_vma" in params else {"check_rep": False})
-        compiled = jax.jit(smap(local, **kwargs))
 
-    return _Bound(compiled, data)
+    return jax.jit(sharded, static_argnums=4)
 
 
-class _Bound:
-    """A jitted (or lowered, or compiled) program with its leading ``data`` argument bound:
-    called, lowered and compiled with the keys alone, like the jitted function it wraps."""
+class SweepProgram:
+    """A sweep with its data bound: ``f(init_keys, rule_keys, data_keys) -> FitResult`` with axes
+    ``[seed, feedback, ...]`` (see ``sweep_fn``). ``compile(*keys)`` compiles it ahead of time for
+    keys of those shapes; calls with such keys then run the compiled executable.
 
-    def __init__(self, fn, data):
-        self._fn, self._data = fn, data
+    Across processes (after ``jax.distributed.initialize``, see ``initialize_distributed``) the
+    devices are those of every process: each process runs its share of the seeds, and every
+    process gets the whole result as NumPy arrays.
+    """
 
-    def __call__(self, *keys):
-        return self._fn(self._data, *keys)
+    def __init__(self, jitted, data, devices):
+        self._jitted, self._data, self.devices = jitted, data, devices
+        self._compiled: dict = {}
 
-    def lower(self, *keys):
-        return _Bound(self._fn.lower(self._data, *keys), self._data)
+    def _inputs(self, init_keys, rule_keys, data_keys):
+        keys = [as_key(k, "sweep keys") for k in (init_keys, rule_keys, data_keys)]
+        for k in keys:
+            if not jnp.issubdtype(k.dtype, jax.dtypes.prng_key):
+                raise TypeError("sweep keys must be typed PRNG keys (jax.random.key), batched")
+            if k.ndim != 1:
+                raise ValueError(f"expected a 1-d array of keys per argument, got shape {k.shape}")
+        if init_keys.shape != data_keys.shape:
+            raise ValueError(
+                f"expected as many data keys as init keys, got {data_keys.shape[0]} and "
+                f"{init_keys.shape[0]}"
+            )
+        impl = str(jax.random.key_impl(keys[0]))
+        raw = [jax.random.key_data(k) for k in keys]
+        n = raw[0].shape[0]
+        pad = (-n) % len(self.devices)
+        if pad:  # pad the seed axis to the device count by repeating the last seed
+            for i in (0, 2):
+                raw[i] = jnp.concatenate([raw[i], jnp.repeat(raw[i][-1:], pad, axis=0)])
+        data = self._data
+        if jax.process_count() > 1:
+            data, raw = _global_inputs(self.devices, data, raw)
+        return data, raw, impl, pad
 
-    def compile(self, *args, **kwargs):
-        return _Bound(self._fn.compile(*args, **kwargs), self._data)
+    def lower(self, init_keys, rule_keys, data_keys):
+        """The program lowered for keys of these shapes (``.as_text()``, ``.cost_analysis()``)."""
+        data, raw, impl, _ = self._inputs(init_keys, rule_keys, data_keys)
+        return self._jitted.lower(data, *raw, impl)
 
-    def __getattr__(self, name):  # as_text, cost_analysis, memory_analysis, ...
-        return getattr(self._fn, name)
+    def compile(self, init_keys, rule_keys, data_keys) -> SweepProgram:
+        """Compiles the sweep for keys of these shapes (without running it); returns ``self``."""
+        data, raw, impl, _ = self._inputs(init_keys, rule_keys, data_keys)
+        sig = (impl, *(r.shape for r in raw))
+        if sig not in self._compiled:
+            self._compiled[sig] = self._jitted.lower(data, *raw, impl).compile()
+        return self
+
+    def __call__(self, init_keys, rule_keys, data_keys) -> FitResult:
+        data, raw, impl, pad = self._inputs(init_keys, rule_keys, data_keys)
+        sig = (impl, *(r.shape for r in raw))
+        compiled = self._compiled.get(sig)
+        out = compiled(data, *raw) if compiled is not None else self._jitted(data, *raw, impl)
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+
+            out = multihost_utils.process_allgather(out, tiled=True)
+        if pad:
+            out = jax.tree_util.tree_map(lambda a: a[: a.shape[0] - pad], out)
+        return out
+
+
+def _global_inputs(devices, data, raw):
+    """Global arrays over ``devices`` (all processes): data replicated, keys split by seed."""
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    mesh = Mesh(np.array(devices), ("seed",))
+
+    def put(a, spec):
+        a = np.asarray(a)
+        return jax.make_array_from_callback(a.shape, NamedSharding(mesh, spec), lambda i: a[i])
+
+    data = jax.tree_util.tree_map(lambda a: put(a, PartitionSpec()), data)
+    specs = (PartitionSpec("seed"), PartitionSpec(), PartitionSpec("seed"))
+    return data, [put(r, s) for r, s in zip(raw, specs)]
 
 
 def sweep(
-    run: Callable,
+    fit: Fit,
     seed: int,
     n_seeds: int,
     *,
@@ -450,17 +700,38 @@ def sweep(
     devices=None,
     rule_key_per_seed: bool = False,
 ) -> FitResult:
-    """Runs ``run`` for ``n_seeds`` init seeds (and ``n_feedback`` feedback draws) as one
-    jitted program. Returns a ``FitResult`` on the host with leading axes ``[seed]`` (or
-    ``[seed, feedback]`` when ``n_feedback`` is given)."""
-    n_dev = len(jax.devices() if devices is None else devices)
-    if n_seeds < 1 or n_seeds % n_dev:
-        raise ValueError(
-            f"n_seeds must be a positive multiple of the {n_dev} devices, got {n_seeds}"
-        )
+    """Runs ``fit`` for ``n_seeds`` init seeds (and ``n_feedback`` feedback draws) as one
+    jitted program, kept for later calls with the same ``fit`` and settings. Returns a
+    ``FitResult`` of NumPy arrays with leading axes ``[seed]`` (or ``[seed, feedback]`` when
+    ``n_feedback`` is given). Any ``n_seeds`` runs on any number of devices (see ``sweep_fn``).
+    """
     keys = sweep_keys(seed, n_seeds, 1 if n_feedback is None else n_feedback)
-    fn = sweep_fn(run, seed_block=seed_block, devices=devices, rule_key_per_seed=rule_key_per_seed)
+    fn = sweep_fn(fit, seed_block=seed_block, devices=devices, rule_key_per_seed=rule_key_per_seed)
     out = jax.device_get(fn(*keys))
     if n_feedback is None:
         out = jax.tree_util.tree_map(lambda a: a[:, 0], out)
     return out
+
+
+def initialize_distributed(
+    coordinator_address: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+    **kwargs,
+) -> None:
+    """``jax.distributed.initialize`` for sweeps across processes, with the CPU's collectives
+    (gloo) switched on first, as CPU processes need. On a TPU slice or a GPU cluster, call it with
+    no arguments on every host (JAX finds the others); on CPUs, name the coordinator
+    (``"host:port"``), the number of processes and this process's id. Then every process runs
+    the same ``sweep``: the seed axis is sharded over the devices of all processes.
+    """
+    try:
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    except Exception:  # pragma: no cover - an older or newer JAX without the option
+        pass
+    jax.distributed.initialize(
+        coordinator_address=coordinator_address,
+        num_processes=num_processes,
+        process_id=process_id,
+        **kwargs,
+    )
