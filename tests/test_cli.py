@@ -10,7 +10,9 @@ import pytest
 
 from credax._src import cli
 
-TINY = ["--model", "mlp:40-8-10", "--epochs", "1", "--seeds", "2", "--batch-size", "200"]
+TINY = [
+    "--model", "mlp:40-8-10", "--epochs", "1", "--seeds", "2", "--batch-size", "200", "--no-cache",
+]  # fmt: skip
 
 
 def _run(args, capsys):
@@ -23,12 +25,25 @@ def test_list(capsys):
     assert code == 0
     for word in ("feedback", "Lillicrap", "mnist1d", "fashion_mnist", "tfds:NAME", "kp"):
         assert word in out.out
+    # Factory names (and a variant's options) are listed beside the short names.
+    assert "feedback_alignment" in out.out and "sign_symmetry(random_magnitude=True" in out.out
 
 
 @pytest.mark.parametrize(
     "args, expected",
     [
         (["--rules", "bp,nope"], "unknown rule(s) nope"),
+        (["--rules", ","], "--rules is empty"),
+        (["--optimizer", "sgd:nan"], "finite"),
+        (["--optimizer", "adam:inf"], "finite"),
+        (["--optimizer", "sgd:0.1:-0.9"], "momentum must be >= 0"),
+        (["--block", "0"], "--block must be a positive divisor"),
+        (["--block", "3"], "--block must be a positive divisor"),
+        (["--eval-every", "0"], "--eval-every must be a positive"),
+        (["--eval-every", "7"], "--eval-every must divide the 800"),
+        (["--diverge-factor", "0.5"], "--diverge-factor"),
+        (["--diverge-factor", "lots"], "--diverge-factor"),
+        (["--seed-block", "0"], "--seed-block"),
         (["--dataset", "no_such_set_xyz"], "unknown dataset"),
         (["--model", "mlp:40-x-10"], "bad --model sizes"),
         (["--model", "resnet"], "unknown model"),
@@ -86,7 +101,7 @@ def test_run_writes_results_and_resumes(tmp_path, capsys):
 
     # Other settings into the same directory are refused.
     with pytest.raises(SystemExit) as e:
-        cli.main(["run", "--rules", "bp", *TINY[:-2], "--batch-size", "100", "--out", str(out)])
+        cli.main(["run", "--rules", "bp", *TINY, "--batch-size", "100", "--out", str(out)])
     assert e.value.code == 2
 
 
@@ -127,3 +142,166 @@ def test_diverged_seeds_are_reported_and_left_out(tmp_path, capsys):
     assert len(s["diverged"]) == 2 and all(d["step"] >= 0 for d in s["diverged"])
     assert s["test_loss_mean"] is None
     assert "2/2" in printed.out
+
+
+# --- names, settings, resume ------------------------------------------------------------------
+
+
+def test_rules_by_factory_name_and_label(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, _ = _run(
+        ["run", "--rules", "feedback_alignment,BP,fa", *TINY, "--out", str(out)], capsys
+    )
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["rules"]) == ["bp", "fa"]  # registry order, repeats collapsed
+
+
+def test_other_rules_are_kept_in_the_summary(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _run(["run", "--rules", "bp,fa", *TINY, "--out", str(out)], capsys)[0] == 0
+    assert _run(["run", "--rules", "dfa", *TINY, "--out", str(out)], capsys)[0] == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["rules"]) == {"bp", "fa", "dfa"}
+    assert summary["rules"]["fa"]["test_accuracy_mean"] is not None
+
+
+def _write_bytes(path, data):
+    path.write_bytes(data)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_a_damaged_block_is_recomputed(tmp_path, capsys, damage):
+    out = tmp_path / "run"
+    args = ["run", "--rules", "fa", *TINY, "--block", "1", "--out", str(out)]
+    assert _run(args, capsys)[0] == 0
+    first = json.loads((out / "summary.json").read_text())["rules"]["fa"]
+    path = out / "fa" / "block_1.npz"
+    data = path.read_bytes()
+    _write_bytes(
+        path, {"truncate": data[: len(data) // 2], "garbage": b"\x00" * 64, "empty": b""}[damage]
+    )
+    code, printed = _run(args, capsys)
+    assert code == 0
+    assert "block_1.npz is" in printed.err and "recomputing it" in printed.err
+    assert "1 block(s) done earlier" in printed.err
+    second = json.loads((out / "summary.json").read_text())["rules"]["fa"]
+    assert second["test_accuracy_per_run"] == first["test_accuracy_per_run"]
+
+
+def test_blocks_carry_their_settings(tmp_path, capsys):
+    """Without config.json, blocks made with other settings are still refused, naming them."""
+    out = tmp_path / "run"
+    assert _run(["run", "--rules", "bp", *TINY, "--out", str(out)], capsys)[0] == 0
+    (out / "config.json").unlink()
+    with pytest.raises(SystemExit) as e:
+        cli.main(["run", "--rules", "bp", *TINY, "--optimizer", "sgd:0.1", "--out", str(out)])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "other settings" in err[0]
+    assert "--optimizer 'adam:1e-3' -> 'sgd:0.1'" in err[0]
+
+
+def test_refused_rerun_names_the_setting(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _run(["run", "--rules", "bp", *TINY, "--out", str(out)], capsys)[0] == 0
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--rules", "bp", *TINY, "--epochs", "2", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert "--epochs 1 -> 2" in err and "Traceback" not in err
+
+
+def test_files_follow_the_umask(tmp_path, capsys):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "run"
+        assert _run(["run", "--rules", "bp", *TINY, "--out", str(out)], capsys)[0] == 0
+    finally:
+        os.umask(old)
+    for f in ("summary.json", "config.json", "bp/block_0.npz", "curves.png"):
+        assert (out / f).stat().st_mode & 0o777 == 0o644, f
+
+
+@pytest.mark.parametrize("where", ["file", "under_a_file"])
+def test_unusable_out_is_one_line(tmp_path, capsys, where):
+    f = tmp_path / "f"
+    f.write_text("x")
+    target = f if where == "file" else f / "sub"
+    with pytest.raises(SystemExit) as e:
+        cli.main(["run", "--rules", "bp", *TINY, "--out", str(target)])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--out" in err[0], err
+
+
+def test_corrupt_idx_file_is_one_line(tmp_path, capsys):
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                 "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):  # fmt: skip
+        (tmp_path / name).write_bytes(b"not gzip at all")
+    with pytest.raises(SystemExit) as e:
+        cli.main(["run", "--dataset", "fashion_mnist", "--data-dir", str(tmp_path),
+                  "--model", "mlp:784-8-10", "--out", str(tmp_path / "o"), "--no-cache"])  # fmt: skip
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "train-images-idx3-ubyte.gz" in err[0], err
+
+
+def test_divergence_by_growth_is_flagged_without_warnings(tmp_path, capsys):
+    """A loss that grows past the factor (finite) counts as diverged; with every seed diverged
+    the means are absent and no RuntimeWarning leaks."""
+    import warnings
+
+    # SGD at 3 on the linear teacher (curvature ~1): the error doubles every step, the loss
+    # overflows to inf after some 60 steps; a factor of 10 flags it within a few steps.
+    steps = {}
+    for factor in ("10", "none"):
+        out = tmp_path / f"grow{factor}"
+        args = ["run", "--rules", "bp", "--dataset", "teacher", "--model", "mlp:30-10:identity",
+                "--optimizer", "sgd:3", "--epochs", "1", "--seeds", "2", "--no-cache",
+                "--diverge-factor", factor, "--out", str(out)]  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            code, printed = _run(args, capsys)
+        assert code == 0
+        s = json.loads((out / "summary.json").read_text())["rules"]["bp"]
+        assert len(s["diverged"]) == 2 and s["test_loss_mean"] is None
+        assert "2/2" in printed.out
+        steps[factor] = max(d["step"] for d in s["diverged"])
+    assert steps["10"] < 10 < 30 < steps["none"], steps
+
+
+def test_rule_records_are_printed_and_plotted(tmp_path, capsys):
+    out = tmp_path / "rec"
+    code, printed = _run(["run", "--rules", "bp,fa,np", *TINY, "--out", str(out)], capsys)
+    assert code == 0
+    assert "feedback_angles" in printed.out  # FA's own record, in the table's second part
+    assert (out / "feedback_angles.png").stat().st_size > 0
+    fa = json.loads((out / "summary.json").read_text())["rules"]["fa"]["final"]
+    assert len(fa["feedback_angles"]) == 2
+
+
+def test_styles_are_distinct_per_rule():
+    from credax._src.registry import RULES
+
+    styles = cli.rule_styles(list(RULES))
+    keys = {(s["color"], s["linestyle"], s["marker"]) for s in styles.values()}
+    assert len(keys) == len(RULES)
+
+
+def test_compilation_cache_warm_run(tmp_path):
+    """A second run with the same cache compiles from disk: its compile time falls."""
+    args = [sys.executable, "-m", "credax._src.cli", "run", "--rules", "bp,fa", "--model",
+            "mlp:40-8-10", "--epochs", "1", "--seeds", "2", "--batch-size", "200",
+            "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
+    times = []
+    for i in range(2):
+        out = tmp_path / f"run{i}"
+        r = subprocess.run([*args, "--out", str(out)], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        rules = json.loads((out / "summary.json").read_text())["rules"]
+        times.append(sum(v["compile_s"] for v in rules.values()))
+    assert any((tmp_path / "cache" / "jax").iterdir())
+    assert (tmp_path / "cache" / "data").is_dir()
+    assert times[1] < 0.6 * times[0], times

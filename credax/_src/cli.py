@@ -5,8 +5,11 @@
     credax list
 
 Every argument is checked before anything is compiled; a bad one exits with status 2 and one line
-naming the valid choices. Each finished (rule, seed block) is written to ``DIR`` at once and
-atomically, so rerunning the same command resumes where it stopped.
+naming what was expected. Each finished (rule, seed block) is written to ``DIR`` at once and
+atomically, with the settings it was made with, so rerunning the same command resumes where it
+stopped; a block that cannot be read back is recomputed, and blocks made with other settings are
+never reused. Compiled programs are kept in a persistent cache (``--cache-dir``), so a second run
+of the same comparison skips compilation.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import os
 import sys
 import tempfile
 import time
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +31,9 @@ import numpy as np
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "identity")
 OPTIMIZERS = ("adam", "adamw", "sgd")
+# Settings that do not change the results, so a rerun may change them freely.
+NEUTRAL = ("command", "out", "rules", "cache_dir", "no_cache", "distributed", "coordinator",
+           "num_processes", "process_id")  # fmt: skip
 
 
 class UsageError(Exception):
@@ -46,7 +54,7 @@ def parse_model(spec: str) -> dict:
             sizes = [int(s) for s in parts[1].split("-")]
         except ValueError:
             raise UsageError(
-                f"bad --model sizes {parts[1]!r}; expected e.g. 40-256-256-10"
+                f"bad --model sizes {parts[1]!r}; expected positive integers, e.g. 40-256-256-10"
             ) from None
         if len(sizes) < 2 or min(sizes) < 1:
             raise UsageError(f"bad --model sizes {parts[1]!r}; need >= 2 positive sizes")
@@ -63,7 +71,7 @@ def parse_model(spec: str) -> dict:
 
 
 def parse_optimizer(spec: str) -> dict:
-    """``adam:LR``, ``adamw:LR[:WD]`` or ``sgd:LR[:MOMENTUM]``."""
+    """``adam:LR``, ``adamw:LR[:WD]`` or ``sgd:LR[:MOMENTUM]``, finite numbers."""
     parts = spec.split(":")
     if parts[0] not in OPTIMIZERS or not 2 <= len(parts) <= 3:
         raise UsageError(
@@ -72,12 +80,57 @@ def parse_optimizer(spec: str) -> dict:
     try:
         nums = [float(p) for p in parts[1:]]
     except ValueError:
-        raise UsageError(f"bad optimizer numbers in {spec!r}") from None
-    if nums[0] <= 0 or any(n < 0 for n in nums):
+        raise UsageError(f"bad optimizer numbers in {spec!r}; expected e.g. adam:1e-3") from None
+    if not all(math.isfinite(n) for n in nums):
+        raise UsageError(f"optimizer {spec!r}: expected finite numbers")
+    if nums[0] <= 0:
         raise UsageError(f"optimizer {spec!r}: the learning rate must be > 0")
+    if any(n < 0 for n in nums[1:]):
+        raise UsageError(f"optimizer {spec!r}: weight decay and momentum must be >= 0")
     if parts[0] == "adam" and len(nums) > 1:
         raise UsageError(f"adam takes one number (the learning rate), got {spec!r}")
     return {"name": parts[0], "args": nums}
+
+
+def parse_rules(spec: str) -> list[str]:
+    """Registry names from short names, labels or factory names, in order, without repeats."""
+    from credax._src.registry import RULES, lookup
+
+    names = [r.strip() for r in spec.split(",") if r.strip()]
+    if not names:
+        raise UsageError(f"--rules is empty; choose from {', '.join(RULES)}")
+    out, bad = [], []
+    for n in names:
+        try:
+            out.append(lookup(n).name)
+        except ValueError:
+            bad.append(n)
+    if bad:
+        raise UsageError(
+            f"unknown rule(s) {', '.join(bad)}; choose from {', '.join(RULES)} or their factory "
+            "names (credax list)"
+        )
+    return list(dict.fromkeys(out))
+
+
+def parse_diverge(spec: str) -> float | None:
+    if spec.lower() == "none":
+        return None
+    try:
+        v = float(spec)
+    except ValueError:
+        raise UsageError(f"--diverge-factor expects a number > 1 or none, got {spec!r}") from None
+    if not math.isfinite(v) or v <= 1:
+        raise UsageError(f"--diverge-factor expects a finite number > 1 or none, got {spec!r}")
+    return v
+
+
+def parse_seed_block(spec: str) -> int | str | None:
+    if spec in ("auto", "all"):
+        return {"auto": "auto", "all": None}[spec]
+    if spec.isdigit() and int(spec) >= 1:
+        return int(spec)
+    raise UsageError(f"--seed-block must be a positive integer, all or auto, got {spec!r}")
 
 
 def build_optimizer(cfg: dict):
@@ -134,6 +187,11 @@ def check_compatible(model: dict, x_shape: tuple, y: np.ndarray, dataset: str) -
     return (x_shape[0], 32, 32)
 
 
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "credax"
+
+
 def make_parser() -> argparse.ArgumentParser:
     from credax._src.registry import RULES
 
@@ -144,7 +202,11 @@ def make_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command")
     r = sub.add_parser("run", help="compare rules on a dataset over seeds")
-    r.add_argument("--rules", default=",".join(RULES), help="comma-separated (see credax list)")
+    r.add_argument(
+        "--rules",
+        default=",".join(RULES),
+        help="comma-separated short names, labels or factory names (see credax list)",
+    )
     r.add_argument("--dataset", default="mnist1d")
     r.add_argument("--data-dir", default=None)
     r.add_argument("--model", default="mlp:40-256-256-10")
@@ -163,7 +225,29 @@ def make_parser() -> argparse.ArgumentParser:
         default="auto",
         help="seeds vmapped together inside the program: N, all, or auto (by device and width)",
     )
+    r.add_argument(
+        "--diverge-factor",
+        default="100",
+        help="a seed diverged when its training loss is non-finite or exceeds this multiple of "
+        "max(|initial loss|, 1); 'none' checks finiteness only (default 100)",
+    )
     r.add_argument("--out", default="runs/latest")
+    r.add_argument(
+        "--cache-dir",
+        default=None,
+        help=f"persistent cache of compiled programs and generated data (default "
+        f"{default_cache_dir()})",
+    )
+    r.add_argument("--no-cache", action="store_true", help="no persistent compilation cache")
+    r.add_argument(
+        "--distributed",
+        action="store_true",
+        help="run across processes (jax.distributed): on a TPU slice, the same command on every "
+        "host; elsewhere with --coordinator, --num-processes and --process-id",
+    )
+    r.add_argument("--coordinator", default=None, help="host:port of process 0 (--distributed)")
+    r.add_argument("--num-processes", type=int, default=None)
+    r.add_argument("--process-id", type=int, default=None)
     sub.add_parser("list", help="rules and datasets, with references")
     return p
 
@@ -176,12 +260,23 @@ def fail(msg: str) -> None:
 # ---------------------------------------------------------------- files
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
 def _atomic_write(path: Path, write) -> None:
+    """Writes ``path`` whole or not at all, with the permissions the user's umask gives."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes the file readable by its owner only
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -197,19 +292,71 @@ def write_npz(path: Path, arrays: dict) -> None:
     _atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
+def check_out_dir(out: Path) -> None:
+    """``--out`` must be a directory we can create and write: checked before any work."""
+    if out.exists() and not out.is_dir():
+        fail(f"--out {out} is a file; expected a directory (new or from an earlier run)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out, suffix=".probe")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        fail(f"--out {out} is not a writable directory ({e.strerror or e})")
+
+
+def settings_diff(old: dict, new: dict) -> str:
+    """The settings that differ, as ``--flag old -> new``."""
+    keys = sorted(set(old) | set(new))
+    diffs = [
+        f"--{k.replace('_', '-')} {old.get(k)!r} -> {new.get(k)!r}"
+        for k in keys
+        if old.get(k) != new.get(k)
+    ]
+    return ", ".join(diffs)
+
+
+def read_block(path: Path, config: dict, shape: tuple[int, int]) -> tuple[dict | None, str]:
+    """A saved block, verified: readable (every array decompressed and CRC-checked), made with
+    ``config``, with ``shape = (seeds, draws)`` leading axes. Returns ``(arrays, problem)``:
+    ``problem`` is "" when the block can be used, "settings" (arrays None) when it was made with
+    other settings, or a description of the damage."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
+        return None, f"unreadable ({type(e).__name__})"
+    if "settings" not in arrays or "diverged_step" not in arrays:
+        return None, "written by another version (no settings)"
+    try:
+        made_with = json.loads(str(arrays.pop("settings")))
+    except ValueError:
+        return None, "damaged settings"
+    if made_with != config:
+        return {"settings": made_with}, "settings"
+    if arrays["diverged_step"].shape != shape or any(
+        a.shape[:2] != shape for k, a in arrays.items() if k.startswith("history_")
+    ):
+        return None, "arrays of the wrong shape"
+    return arrays, ""
+
+
 # ---------------------------------------------------------------- progress
 
 
 class Progress:
     """A one-line progress bar over (rule, seed block) units, compile time shown apart."""
 
-    def __init__(self, total: int, stream=None):
+    def __init__(self, total: int, stream=None, quiet: bool = False):
         self.total, self.done = total, 0
         self.stream = sys.stderr if stream is None else stream
         self.tty = self.stream.isatty()
+        self.quiet = quiet
         self.t0 = time.perf_counter()
 
     def show(self, label: str) -> None:
+        if self.quiet:
+            return
         width = 24
         fill = int(width * self.done / max(self.total, 1))
         line = (
@@ -222,12 +369,21 @@ class Progress:
             self.stream.write(line + "\n")
         self.stream.flush()
 
+    def note(self, message: str) -> None:
+        """A line that stays (a recomputed block, a skipped one)."""
+        if self.quiet:
+            return
+        if self.tty:
+            self.stream.write("\r" + " " * 100 + "\r")
+        self.stream.write(message + "\n")
+        self.stream.flush()
+
     def step(self, label: str) -> None:
         self.done += 1
         self.show(label)
 
     def close(self) -> None:
-        if self.tty:
+        if self.tty and not self.quiet:
             self.stream.write("\n")
 
 
@@ -236,54 +392,120 @@ class Progress:
 
 def cmd_list() -> None:
     from credax._src.data import DESCRIPTIONS
-    from credax._src.registry import RULES
+    from credax._src.registry import FAMILIES, RULES
 
-    for fam in dict.fromkeys(e.family for e in RULES.values()):
+    for fam in FAMILIES:
         print(f"rules ({fam}):")
         for name, e in RULES.items():
             if e.family == fam:
-                print(f"  {name:9s} {e.label:9s} {e.description} ({e.reference})")
+                variant = ", ".join(f"{k}={v}" for k, v in e.options.items())
+                factory = f"{e.factory_name}({variant})" if variant else e.factory_name
+                print(f"  {name:9s} {e.label:9s} {factory:34s} {e.description} ({e.reference})")
     print("datasets:")
     for name, d in DESCRIPTIONS.items():
         print(f"  {name:14s} {d}")
 
 
-def cmd_run(args) -> int:
-    from credax._src.registry import RULES
+def _configure_jax(args) -> Path | None:
+    """XLA and cache settings, before JAX starts its backend. Returns the cache directory."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_backend_optimization_level" not in flags:
+        # LLVM -O2 instead of -O3: about 25% less compile time for these programs, and training
+        # measured as fast (2-core CPU); a user's own XLA_FLAGS take precedence.
+        os.environ["XLA_FLAGS"] = (flags + " --xla_backend_optimization_level=2").strip()
+    import jax
 
-    # 1. Everything that can be checked without JAX work.
-    rules = [r for r in args.rules.split(",") if r]
-    bad = [r for r in rules if r not in RULES]
-    if bad or not rules:
-        fail(f"unknown rule(s) {', '.join(bad) or '(none)'}; choose from {', '.join(RULES)}")
+    if args.distributed:
+        from credax._src.train import initialize_distributed
+
+        initialize_distributed(args.coordinator, args.num_processes, args.process_id)
+    if args.no_cache:
+        return None
+    cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+    try:
+        (cache / "jax").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        fail(f"--cache-dir {cache} cannot be created ({e.strerror or e}); use --no-cache")
+    jax.config.update("jax_compilation_cache_dir", str(cache / "jax"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return cache
+
+
+def _validate(args) -> dict:
+    """Everything that can be checked without JAX: returns the parsed plan."""
     for flag in ("seeds", "feedback_seeds", "epochs", "batch_size"):
         if getattr(args, flag) < 1:
             fail(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
+    if args.block is not None and (args.block < 1 or args.seeds % args.block):
+        fail(f"--block must be a positive divisor of --seeds {args.seeds}, got {args.block}")
+    if args.eval_every is not None and args.eval_every < 1:
+        fail(f"--eval-every must be a positive number of steps, got {args.eval_every}")
+    if args.distributed and args.coordinator is None and args.num_processes is not None:
+        fail("--num-processes needs --coordinator (host:port of process 0)")
     try:
-        model_cfg = parse_model(args.model)
-        opt_cfg = parse_optimizer(args.optimizer)
+        return {
+            "rules": parse_rules(args.rules),
+            "model": parse_model(args.model),
+            "optimizer": parse_optimizer(args.optimizer),
+            "seed_block": parse_seed_block(args.seed_block),
+            "diverge": parse_diverge(args.diverge_factor),
+        }
     except UsageError as e:
         fail(str(e))
 
+
+def _load_data(args, cache):
+    from credax._src import data
+
+    try:
+        kw = {"data_dir": args.data_dir}
+        if args.dataset == "mnist1d" and cache is not None:
+            kw["cache_dir"] = cache / "data"
+        xtr, ytr = data.load(args.dataset, "train", **kw)
+        xte, yte = data.load(args.dataset, "test", **kw)
+    except (ValueError, FileNotFoundError, OSError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if "unknown dataset" in msg:
+            msg = f"unknown dataset {args.dataset!r}; choose from {', '.join(data.DESCRIPTIONS)}"
+        fail(msg)
+    return xtr, ytr, xte, yte
+
+
+def cmd_run(args) -> int:
+    from credax._src.registry import RULES
+
+    # 1. Everything that can be checked without JAX work, the output directory included.
+    plan = _validate(args)
+    rules = plan["rules"]
+    out = Path(args.out)
+    config = {k: v for k, v in vars(args).items() if k not in NEUTRAL}
+    cfg_path = out / "config.json"
+    if cfg_path.is_file():
+        try:
+            old = json.loads(cfg_path.read_text())
+        except (OSError, ValueError):
+            old = None  # unreadable: the blocks' own settings decide below
+        if old is not None and old != config:
+            fail(
+                f"{out} holds a run with other settings ({settings_diff(old, config)}); use "
+                "another --out or remove it"
+            )
+    check_out_dir(out)
+
+    # 2. JAX, data and the checks that need them.
+    cache = _configure_jax(args)
     import jax
 
     from credax._src import data, losses, train
-    from credax._src.registry import make_rule
 
+    main_process = jax.process_index() == 0
+    xtr, ytr, xte, yte = _load_data(args, cache)
     try:
-        xtr, ytr = data.load(args.dataset, "train", data_dir=args.data_dir)
-        xte, yte = data.load(args.dataset, "test", data_dir=args.data_dir)
-    except (ValueError, FileNotFoundError) as e:
-        fail(
-            f"{e}"
-            if "unknown dataset" not in str(e)
-            else f"unknown dataset {args.dataset!r}; choose from {', '.join(data.DESCRIPTIONS)}"
-        )
-    try:
-        in_shape = check_compatible(model_cfg, xtr.shape[1:], ytr, args.dataset)
+        in_shape = check_compatible(plan["model"], xtr.shape[1:], ytr, args.dataset)
     except UsageError as e:
         fail(str(e))
-    if model_cfg["kind"] == "mlp":
+    if plan["model"]["kind"] == "mlp":
         xtr, xte = xtr.reshape(len(xtr), -1), xte.reshape(len(xte), -1)
     elif in_shape[1:] != xtr.shape[2:]:
         xtr, xte = data._pad(xtr, in_shape[1]), data._pad(xte, in_shape[1])
@@ -292,51 +514,58 @@ def cmd_run(args) -> int:
         fail(f"{args.dataset}: labels out of range [0, {int(ytr.max()) + 1})")
     if args.batch_size > len(xtr):
         fail(f"--batch-size {args.batch_size} exceeds the {len(xtr)} training examples")
-    if args.seed_block in ("auto", "all"):
-        seed_block = {"auto": "auto", "all": None}[args.seed_block]
-    elif args.seed_block.isdigit() and int(args.seed_block) >= 1:
-        seed_block = int(args.seed_block)
-    else:
-        fail(f"--seed-block must be a positive integer, all or auto, got {args.seed_block!r}")
-    n_dev = jax.device_count()
-    block = args.block or args.seeds
-    if block < 1 or args.seeds % block or block % n_dev:
-        fail(
-            f"--block {block} must divide --seeds {args.seeds} and be a multiple of the "
-            f"{n_dev} devices"
-        )
-    loss = losses.mse if regression else losses.softmax_cross_entropy
-    optimizer = build_optimizer(opt_cfg)
-    init_model = build_model(model_cfg, in_shape)
     spe = len(xtr) // args.batch_size
+    total = args.epochs * spe
     eval_every = args.eval_every or spe
-    if (
-        eval_every < 1
-        or (spe % eval_every and eval_every % spe)
-        or (args.epochs * spe) % eval_every
-    ):
-        fail(f"--eval-every must divide or be a multiple of the {spe} steps per epoch")
-
-    out = Path(args.out)
-    config = {k: v for k, v in vars(args).items() if k not in ("command", "out", "rules")}
-    cfg_path = out / "config.json"
-    if cfg_path.exists():
-        old = json.loads(cfg_path.read_text())
-        if old != config:
-            fail(f"{out} holds a run with other settings; use another --out or remove it")
-    write_json(cfg_path, config)
-
-    # 2. Training: one compiled program per rule, reused for every seed block.
-    keys = train.sweep_keys(args.seed, args.seeds, args.feedback_seeds)
+    if total % eval_every:
+        fail(f"--eval-every must divide the {total} training steps ({spe} per epoch), got "
+             f"{eval_every}")  # fmt: skip
+    block = args.block or args.seeds
     n_blocks = args.seeds // block
-    print(
-        f"credax: {len(rules)} rules x {args.seeds} seeds x {args.feedback_seeds} feedback draws "
-        f"on {args.dataset} ({model_cfg['kind']}), {args.epochs} epochs, "
-        f"{jax.device_count()} {jax.default_backend()} device(s); writing {out}"
-    )
-    progress = Progress(len(rules) * n_blocks)
-    summary: dict[str, Any] = {}
-    eval_steps = None
+    loss = losses.mse if regression else losses.softmax_cross_entropy
+    optimizer = build_optimizer(plan["optimizer"])
+    init_model = build_model(plan["model"], in_shape)
+    shape = (block, args.feedback_seeds)
+
+    # 3. Resume: which blocks are done (verified), which must be (re)computed.
+    progress = Progress(len(rules) * n_blocks, quiet=not main_process)
+    todo: dict[str, list[int]] = {}
+    for name in rules:
+        todo[name] = []
+        for b in range(n_blocks):
+            path = out / name / f"block_{b}.npz"
+            if not path.exists():
+                todo[name].append(b)
+                continue
+            arrays, problem = read_block(path, config, shape)
+            if problem == "settings":
+                fail(
+                    f"{path} was made with other settings "
+                    f"({settings_diff(arrays['settings'], config)}); use another --out or "
+                    "remove it"
+                )
+            if problem:
+                progress.note(f"credax: {path} is {problem}; recomputing it")
+                todo[name].append(b)
+    if jax.process_count() > 1:  # every process runs the same programs: process 0 decides
+        from jax.experimental import multihost_utils
+
+        flags = np.array([[b in todo[n] for b in range(n_blocks)] for n in rules], np.int32)
+        flags = np.asarray(multihost_utils.broadcast_one_to_all(flags))
+        todo = {n: [b for b in range(n_blocks) if flags[i, b]] for i, n in enumerate(rules)}
+    if main_process:
+        write_json(cfg_path, config)
+
+    # 4. Training: one compiled program per rule, reused for every seed block.
+    keys = train.sweep_keys(args.seed, args.seeds, args.feedback_seeds)
+    if main_process:
+        print(
+            f"credax: {len(rules)} rules x {args.seeds} seeds x {args.feedback_seeds} feedback "
+            f"draws on {args.dataset} ({plan['model']['kind']}), {args.epochs} epochs, "
+            f"{jax.device_count()} {jax.default_backend()} device(s)"
+            f"{'' if jax.process_count() == 1 else f' in {jax.process_count()} processes'}; "
+            f"writing {out}"
+        )
 
     def blocks(b):
         lo, hi = b * block, (b + 1) * block
@@ -344,11 +573,9 @@ def cmd_run(args) -> int:
 
     plans = {}
     for name in rules:
-        rule_dir = out / name
-        todo = [b for b in range(n_blocks) if not (rule_dir / f"block_{b}.npz").exists()]
-        if todo:
-            run = train.make_fit(
-                make_rule(name, loss),
+        if todo[name]:
+            fit = train.make_fit(
+                RULES[name].make(loss),
                 init_model,
                 optimizer,
                 loss=loss,
@@ -358,86 +585,152 @@ def cmd_run(args) -> int:
                 batch_size=args.batch_size,
                 eval_every=eval_every,
                 classification=not regression,
+                diverge_factor=plan["diverge"],
             )
-            # Perturbation rules' keys drive their noise: one stream per seed. Feedback-path
-            # rules share each feedback draw across seeds (--feedback-seeds draws them).
-            per_seed = RULES[name].stochastic
-            fn = train.sweep_fn(run, seed_block=seed_block, rule_key_per_seed=per_seed)
-            plans[name] = (run, fn, todo)
+            # Rules whose key drives fresh noise get one stream per seed; feedback-path rules
+            # share each feedback draw across seeds (--feedback-seeds draws them).
+            fn = train.sweep_fn(
+                fit, seed_block=plan["seed_block"], rule_key_per_seed=RULES[name].stochastic
+            )
+            plans[name] = fn
 
-    def compile_program(fn, todo):
+    def compile_program(fn, b):
         t0 = time.perf_counter()
-        compiled = fn.compile(*blocks(todo[0]))
-        return compiled, time.perf_counter() - t0
+        fn.compile(*blocks(b))
+        return time.perf_counter() - t0
 
+    summary: dict[str, Any] = {}
     # Programs compile in the background, ahead of the rule being trained: on a small CPU
     # compilation is about half of a short sweep, and it overlaps with training this way.
     workers = max(1, min(2, (os.cpu_count() or 1) - 1))
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        futures = {
-            name: pool.submit(compile_program, fn, todo) for name, (_, fn, todo) in plans.items()
-        }
+        futures = {name: pool.submit(compile_program, fn, todo[name][0]) for name, fn in plans.items()}  # fmt: skip
         for name in rules:
             compile_s = train_s = 0.0
-            todo = plans[name][2] if name in plans else []
-            if len(todo) < n_blocks:
-                progress.done += n_blocks - len(todo)
-                progress.show(f"{name}: {n_blocks - len(todo)} block(s) done earlier, skipped")
-            if todo:
-                run = plans[name][0]
+            done = n_blocks - len(todo[name])
+            if done:
+                progress.done += done
+                progress.show(f"{name}: {done} block(s) done earlier, skipped")
+            if todo[name]:
+                fn = plans[name]
                 progress.show(f"{name}: compiling")
-                compiled, compile_s = futures[name].result()
-                for b in todo:
+                compile_s = futures[name].result()
+                for b in todo[name]:
                     progress.show(f"{name}: training block {b + 1}/{n_blocks}")
                     t0 = time.perf_counter()
-                    res = jax.device_get(compiled(*blocks(b)))
+                    res = jax.device_get(fn(*blocks(b)))
                     train_s += time.perf_counter() - t0
-                    arrays = {f"history_{k}": np.asarray(v) for k, v in res.history.items()}
-                    arrays["diverged_step"] = np.asarray(res.diverged_step)
-                    write_npz(out / name / f"block_{b}.npz", arrays)
+                    if main_process:
+                        arrays = {f"history_{k}": np.asarray(v) for k, v in res.history.items()}
+                        arrays["diverged_step"] = np.asarray(res.diverged_step)
+                        arrays["settings"] = np.array(json.dumps(config))
+                        write_npz(out / name / f"block_{b}.npz", arrays)
                     progress.step(f"{name}: block {b + 1}/{n_blocks} saved")
-                eval_steps = run.eval_steps
             summary[name] = {"compile_s": compile_s, "train_s": train_s}
     progress.close()
+    if not main_process:
+        return 0
 
-    # 3. Summary, table and plots from what is on disk (this run's and earlier runs' blocks).
-    if eval_steps is None:
-        eval_steps = [i * eval_every for i in range(args.epochs * spe // eval_every + 1)]
-    results = {name: _load_rule(out / name, n_blocks) for name in rules}
+    # 5. Summary, table and plots from what is on disk; rules of earlier runs into this --out
+    # that this run did not ask for are kept.
+    eval_steps = [i * eval_every for i in range(total // eval_every + 1)]
+    previous = _previous_summary(out / "summary.json", config)
+    results = {}
+    for name in rules:
+        results[name] = _load_rule(out / name, n_blocks, config, shape)
+    for name, entry in previous.items():
+        if name in results or name not in RULES:
+            continue
+        loaded = _try_load_rule(out / name, n_blocks, config, shape)
+        if loaded is not None:
+            results[name] = loaded
+            summary[name] = {k: entry.get(k, 0.0) for k in ("compile_s", "train_s")}
     for name, r in results.items():
         summary[name].update(_summarise(r, regression))
         summary[name]["label"] = RULES[name].label
+        summary[name]["family"] = RULES[name].family
+    order = [n for n in RULES if n in results]
+    summary = {n: summary[n] for n in order}
+    results = {n: results[n] for n in order}
     write_json(out / "summary.json", {"config": config, "eval_steps": eval_steps, "rules": summary})
     _print_table(summary, regression)
-    _plot(results, eval_steps, regression, out)
-    print(f"wrote {out / 'summary.json'}, {out / 'curves.png'}, {out / 'angles.png'}")
+    written = _plot(results, eval_steps, regression, out)
+    print(f"wrote {out / 'summary.json'}, {', '.join(str(out / w) for w in written)}")
     return 0
 
 
-def _load_rule(rule_dir: Path, n_blocks: int) -> dict:
-    parts = [np.load(rule_dir / f"block_{b}.npz") for b in range(n_blocks)]
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0].files}
+def _previous_summary(path: Path, config: dict) -> dict:
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(old, dict) or old.get("config") != config:
+        return {}
+    rules = old.get("rules")
+    return rules if isinstance(rules, dict) else {}
+
+
+def _try_load_rule(rule_dir: Path, n_blocks: int, config: dict, shape) -> dict | None:
+    parts = []
+    for b in range(n_blocks):
+        arrays, problem = read_block(rule_dir / f"block_{b}.npz", config, shape)
+        if problem:
+            return None
+        parts.append(arrays)
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _load_rule(rule_dir: Path, n_blocks: int, config: dict, shape) -> dict:
+    loaded = _try_load_rule(rule_dir, n_blocks, config, shape)
+    if loaded is None:
+        fail(f"{rule_dir}: a block written in this run cannot be read back; rerun to recompute it")
+    return loaded
+
+
+def _mean_sd(a: np.ndarray) -> tuple[Any, Any]:
+    """Mean and sd over the first axis, ignoring NaN, without warnings for empty or all-NaN
+    columns (those are None / NaN)."""
+    if a.shape[0] == 0:
+        return None, None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(a, 0), np.nanstd(a, 0)
 
 
 def _summarise(r: dict, regression: bool) -> dict:
     div = r["diverged_step"]  # (seed, feedback)
     ok = div < 0
-    metric = r["history_test_loss" if regression else "history_test_accuracy"][..., -1]
-    angles = r["history_update_angles"][..., -1, :]  # (seed, feedback, layer)
+    key = "test_loss" if regression else "test_accuracy"
+    metric = r[f"history_{key}"][..., -1]
+    good = metric[ok]
     diverged = [
         {"seed": int(s), "feedback": int(f), "step": int(div[s, f])}
         for s, f in zip(*np.nonzero(~ok))
     ]
-    good = metric[ok]
-    key = "test_loss" if regression else "test_accuracy"
+    final = {}
+    for name, a in r.items():
+        if not name.startswith("history_") or name in ("history_finite",):
+            continue
+        m, _ = _mean_sd(a[ok][:, -1])
+        final[name.removeprefix("history_")] = None if m is None else np.asarray(m).tolist()
+    m, s = _mean_sd(good)
+    angles = final.get("update_angles")
     return {
-        f"{key}_mean": float(good.mean()) if good.size else None,
-        f"{key}_sd": float(good.std()) if good.size else None,
+        f"{key}_mean": None if m is None else float(m),
+        f"{key}_sd": None if s is None else float(s),
         f"{key}_per_run": metric.tolist(),
-        "final_update_angles": np.nanmean(angles[ok], 0).tolist() if good.size else None,
+        "final_update_angles": angles,
+        "final": final,
         "diverged": diverged,
         "runs": int(ok.size),
     }
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    vals = np.atleast_1d(np.asarray(v, float))
+    return " ".join("  nan" if not np.isfinite(x) else f"{x:5.1f}" for x in vals)
 
 
 def _print_table(summary: dict, regression: bool) -> None:
@@ -452,57 +745,154 @@ def _print_table(summary: dict, regression: bool) -> None:
     for s in summary.values():
         m = s[f"{key}_mean"]
         acc = f"{scale * m:7.2f} ± {scale * s[f'{key}_sd']:5.2f}" if m is not None else "-"
-        ang = " ".join(f"{a:5.1f}" for a in (s["final_update_angles"] or []))
+        ang = _fmt(s["final_update_angles"]) if s["final_update_angles"] is not None else "-"
         print(
             f"{s['label']:{w}s} {acc:>16s}  {ang:30s} {s['compile_s']:9.1f} {s['train_s']:8.1f}"
             f"  {len(s['diverged'])}/{s['runs']}"
         )
+    standard = {"train_loss", "test_loss", "test_accuracy", "update_angles"}
+    extra = [
+        (s["label"], k, v)
+        for s in summary.values()
+        for k, v in s["final"].items()
+        if k not in standard
+    ]
+    if extra:
+        print("records the rules report (final, mean over seeds that did not diverge):")
+        for label, k, v in extra:
+            print(f"  {label:{w}s} {k:20s} {_fmt(v)}")
 
 
-def _plot(results: dict, steps, regression: bool, out: Path) -> None:
+# ---------------------------------------------------------------- plots
+
+FAMILY_STYLE = {"feedback": "-", "perturbation": "--"}
+OTHER_STYLES = ["-.", ":", (0, (5, 1, 1, 1))]
+PALETTE = [
+    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+    "#bcbd22", "#7f7f7f",
+]  # fmt: skip
+MARKERS = ["o", "s", "^", "v", "D", "P", "X", "*", "<", ">"]
+
+
+def rule_styles(names: list[str]) -> dict[str, dict]:
+    """One distinct style per rule: a line style per family, a colour and marker per rule within
+    its family (backprop, the reference, in black)."""
+    from credax._src.registry import FAMILIES, RULES
+
+    styles, count = {}, {}
+    extra = iter(OTHER_STYLES * 4)
+    fam_style = dict(FAMILY_STYLE)
+    for fam in FAMILIES:
+        fam_style.setdefault(fam, next(extra))
+    for name in names:
+        e = RULES[name]
+        if name == "bp":
+            styles[name] = {"color": "black", "linestyle": "-", "marker": None, "linewidth": 2.2}
+            continue
+        i = count.get(e.family, 0)
+        count[e.family] = i + 1
+        styles[name] = {
+            "color": PALETTE[i % len(PALETTE)],
+            "linestyle": fam_style[e.family],
+            "marker": MARKERS[i % len(MARKERS)],
+            "linewidth": 1.4,
+        }
+    return styles
+
+
+def _legend(fig, axes, names, styles) -> None:
+    """One legend right of the axes, grouped by family with a header per family."""
+    from matplotlib.lines import Line2D
+
+    from credax._src.registry import FAMILIES, RULES
+
+    handles, labels = [], []
+    for fam in FAMILIES:
+        members = [n for n in names if RULES[n].family == fam]
+        if not members:
+            continue
+        handles.append(Line2D([], [], linestyle="none"))
+        labels.append(f"$\\bf{{{fam}}}$")
+        for n in members:
+            st = styles[n]
+            handles.append(Line2D([], [], markersize=5, **st))
+            labels.append(RULES[n].label)
+    fig.legend(
+        handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False
+    )
+
+
+def _series(ax, steps, y, style, mark_every):
+    m, s = _mean_sd(y)
+    if m is None or not np.isfinite(m).any():
+        return
+    ax.plot(steps, m, markevery=mark_every, markersize=4, **style)
+    ax.fill_between(steps, m - s, m + s, alpha=0.12, color=style["color"], linewidth=0)
+
+
+def _plot(results: dict, steps, regression: bool, out: Path) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     steps = np.asarray(steps)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    key = "history_test_loss" if regression else "history_test_accuracy"
-    for name, r in results.items():
-        ok = r["diverged_step"] < 0
-        y = r[key][ok]
-        if not y.size:
-            continue
-        y = y if regression else 100 * y
-        m, s = y.mean(0), y.std(0)
-        (line,) = ax.plot(steps, m, label=name)
-        ax.fill_between(steps, m - s, m + s, alpha=0.2, color=line.get_color())
-    ax.set(xlabel="step", ylabel="test loss" if regression else "test accuracy (%)")
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "curves.png", dpi=100)
-    plt.close(fig)
+    names = list(results)
+    styles = rule_styles(names)
+    mark_every = max(1, len(steps) // 8)
+    ok = {n: r["diverged_step"] < 0 for n, r in results.items()}
+    written = []
 
-    n_layers = next(iter(results.values()))["history_update_angles"].shape[-1]
-    fig, axes = plt.subplots(1, n_layers, figsize=(3.2 * n_layers, 3), squeeze=False)
-    for name, r in results.items():
-        if name == "bp":
-            continue
-        ok = r["diverged_step"] < 0
-        a = r["history_update_angles"][ok]  # (runs, eval, layer)
-        for i in range(n_layers):
-            m, s = np.nanmean(a[..., i], 0), np.nanstd(a[..., i], 0)
-            (line,) = axes[0, i].plot(steps, m, label=name)
-            axes[0, i].fill_between(steps, m - s, m + s, alpha=0.2, color=line.get_color())
-    for i in range(n_layers):
-        axes[0, i].set(title=f"layer {i + 1}: angle to BP", xlabel="step", ylim=(0, 120))
-    axes[0, 0].set_ylabel("degrees")
-    if axes[0, -1].get_legend_handles_labels()[0]:
-        axes[0, -1].legend(fontsize=7)
+    # Learning curves: the test metric and the training loss.
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    key = "history_test_loss" if regression else "history_test_accuracy"
+    for n, r in results.items():
+        y = r[key][ok[n]]
+        _series(axes[0], steps, y if regression else 100 * y, styles[n], mark_every)
+        if "history_train_loss" in r:
+            _series(axes[1], steps, r["history_train_loss"][ok[n]], styles[n], mark_every)
+    axes[0].set(xlabel="step", ylabel="test loss" if regression else "test accuracy (%)")
+    axes[1].set(xlabel="step", ylabel="training loss", yscale="log")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    _legend(fig, axes, names, styles)
     fig.tight_layout()
-    fig.savefig(out / "angles.png", dpi=100)
+    fig.savefig(out / "curves.png", dpi=110, bbox_inches="tight")
     plt.close(fig)
+    written.append("curves.png")
+
+    # Per-layer records: the update angles to backprop, then whatever else the rules record.
+    per_layer = []
+    for n, r in results.items():
+        for k, a in r.items():
+            if k.startswith("history_") and a.ndim == 4 and k not in per_layer:
+                per_layer.append(k)
+    per_layer.sort(key=lambda k: (k != "history_update_angles", k))
+    for k in per_layer:
+        rec = k.removeprefix("history_")
+        fname = "angles.png" if rec == "update_angles" else f"{rec}.png"
+        shown = [n for n in names if k in results[n] and not (n == "bp" and rec == "update_angles")]
+        n_layers = max(results[n][k].shape[-1] for n in shown) if shown else 0
+        if not n_layers:
+            continue
+        fig, axes = plt.subplots(1, n_layers, figsize=(3.4 * n_layers, 3.2), squeeze=False)
+        for n in shown:
+            a = results[n][k][ok[n]]
+            for i in range(a.shape[-1]):
+                _series(axes[0, i], steps, a[..., i], styles[n], mark_every)
+        title = "angle to BP" if rec == "update_angles" else rec.replace("_", " ")
+        for i in range(n_layers):
+            axes[0, i].set(title=f"layer {i + 1}: {title}", xlabel="step")
+            axes[0, i].grid(alpha=0.3)
+            if "angle" in rec:
+                axes[0, i].set_ylim(0, 120)
+        axes[0, 0].set_ylabel("degrees" if "angle" in rec else rec)
+        _legend(fig, axes, shown, styles)
+        fig.tight_layout()
+        fig.savefig(out / fname, dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        written.append(fname)
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,9 +21,14 @@ int32 labels ``(N,)`` (float32 targets ``(N, n_out)`` for teacher tasks).
 
 from __future__ import annotations
 
+import functools
 import gzip
+import hashlib
+import json
 import os
 import struct
+import zipfile
+import zlib
 from pathlib import Path
 
 import jax
@@ -52,7 +57,12 @@ _IDX_FILES = {
 
 
 def load(
-    name: str, split: str = "train", *, data_dir: str | os.PathLike | None = None, resize=None
+    name: str,
+    split: str = "train",
+    *,
+    data_dir: str | os.PathLike | None = None,
+    resize=None,
+    cache_dir: str | os.PathLike | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Loads a dataset split as arrays.
 
@@ -62,14 +72,18 @@ def load(
         split: ``train`` or ``test``.
         data_dir: directory holding the IDX files (IDX datasets only).
         resize: for image datasets, ``32`` pads 28x28 images to 32x32 (two zero pixels a side).
+        cache_dir: for ``mnist1d``, a directory where the generated dataset is kept (generated
+            once, then read back); None generates it (once per process).
 
     Returns:
         ``(x, y)``: float32 inputs ``(N, ...)`` and int32 labels ``(N,)``.
     """
+    if not isinstance(name, str):
+        raise TypeError(f"expected a dataset name, got {name!r}")
     if split not in ("train", "test"):
         raise ValueError(f"unknown split {split!r}; expected 'train' or 'test'")
     if name == "mnist1d":
-        return _mnist1d(split)
+        return _mnist1d(split, cache_dir)
     if name in TEACHERS:
         return _teacher(name, split)
     if name not in IDX_DATASETS:
@@ -161,12 +175,41 @@ def load_tfds(name: str, split: str, *, data_dir=None) -> tuple[np.ndarray, np.n
     return x, y
 
 
-def _mnist1d(split: str) -> tuple[np.ndarray, np.ndarray]:
+def _mnist1d(split: str, cache_dir=None) -> tuple[np.ndarray, np.ndarray]:
+    d = _mnist1d_arrays(None if cache_dir is None else str(cache_dir))
+    x, y = (d["x"], d["y"]) if split == "train" else (d["x_test"], d["y_test"])
+    return np.array(x, np.float32), np.array(y, np.int32)
+
+
+@functools.lru_cache(maxsize=2)
+def _mnist1d_arrays(cache_dir: str | None) -> dict:
+    """Both splits of MNIST-1D from one generation (the package draws them together), kept for
+    the process and, with ``cache_dir``, on disk (keyed by the generator's arguments)."""
     from mnist1d.data import get_dataset_args, make_dataset
 
-    d = make_dataset(get_dataset_args())
-    x, y = (d["x"], d["y"]) if split == "train" else (d["x_test"], d["y_test"])
-    return np.asarray(x, np.float32), np.asarray(y, np.int32)
+    args = get_dataset_args()
+    path = None
+    if cache_dir is not None:
+        fields = json.dumps(vars(args), sort_keys=True, default=str)
+        digest = hashlib.sha256(fields.encode()).hexdigest()[:16]
+        path = Path(cache_dir) / f"mnist1d-{digest}.npz"
+        try:
+            with np.load(path) as f:
+                return {k: f[k] for k in ("x", "y", "x_test", "y_test")}
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
+            pass  # absent or unreadable: generate it again
+    d = make_dataset(args)
+    out = {k: np.asarray(d[k]) for k in ("x", "y", "x_test", "y_test")}
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            with open(tmp, "wb") as f:
+                np.savez(f, **out)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a cache that cannot be written is only slower
+    return out
 
 
 def _idx_dataset(name: str, split: str, data_dir) -> tuple[np.ndarray, np.ndarray]:
@@ -197,15 +240,23 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Reads an IDX file (optionally gzipped) into an array."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+        raise ValueError(f"{path}: not a readable gzipped IDX file ({e})") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
         raise ValueError(f"{path}: not an IDX file")
     dtypes = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
     if data[2] not in dtypes:
         raise ValueError(f"{path}: unknown IDX type code {data[2]:#x}")
     ndim = data[3]
+    if len(data) < 4 + 4 * ndim:
+        raise ValueError(f"{path}: truncated IDX header")
     shape = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
+    itemsize = np.dtype(dtypes[data[2]]).itemsize
+    if (len(data) - 4 - 4 * ndim) % itemsize:
+        raise ValueError(f"{path}: truncated IDX data")
     arr = np.frombuffer(data, dtype=dtypes[data[2]], offset=4 + 4 * ndim)
     if arr.size != int(np.prod(shape)):
         raise ValueError(f"{path}: header says {shape} but holds {arr.size} values")
