@@ -767,9 +767,12 @@ def _print_table(summary: dict, regression: bool) -> None:
 
 FAMILY_STYLE = {"feedback": "-", "perturbation": "--"}
 OTHER_STYLES = ["-.", ":", (0, (5, 1, 1, 1))]
-PALETTE = [
-    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-    "#bcbd22", "#7f7f7f",
+# One palette and marker order per family (by family index), so that no two rules share a
+# colour, a marker and a line style.
+PALETTES = [
+    ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"],
+    ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"],
+    ["#bcbd22", "#393b79", "#ad494a", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd"],
 ]  # fmt: skip
 MARKERS = ["o", "s", "^", "v", "D", "P", "X", "*", "<", ">"]
 
@@ -791,10 +794,12 @@ def rule_styles(names: list[str]) -> dict[str, dict]:
             continue
         i = count.get(e.family, 0)
         count[e.family] = i + 1
+        f = FAMILIES.index(e.family)
+        palette = PALETTES[f % len(PALETTES)]
         styles[name] = {
-            "color": PALETTE[i % len(PALETTE)],
+            "color": palette[i % len(palette)],
             "linestyle": fam_style[e.family],
-            "marker": MARKERS[i % len(MARKERS)],
+            "marker": MARKERS[(i + 3 * f) % len(MARKERS)],
             "linewidth": 1.4,
         }
     return styles

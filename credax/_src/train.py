@@ -617,7 +617,8 @@ class SweepProgram:
 
     Across processes (after ``jax.distributed.initialize``, see ``initialize_distributed``) the
     devices are those of every process: each process runs its share of the seeds, and every
-    process gets the whole result as NumPy arrays.
+    process gets the whole result as NumPy arrays. On ``jax.local_devices()`` alone, each process
+    runs the whole sweep by itself.
     """
 
     def __init__(self, jitted, data, devices):
@@ -644,7 +645,7 @@ class SweepProgram:
             for i in (0, 2):
                 raw[i] = jnp.concatenate([raw[i], jnp.repeat(raw[i][-1:], pad, axis=0)])
         data = self._data
-        if jax.process_count() > 1:
+        if _spans_processes(self.devices):
             data, raw = _global_inputs(self.devices, data, raw)
         return data, raw, impl, pad
 
@@ -666,7 +667,7 @@ class SweepProgram:
         sig = (impl, *(r.shape for r in raw))
         compiled = self._compiled.get(sig)
         out = compiled(data, *raw) if compiled is not None else self._jitted(data, *raw, impl)
-        if jax.process_count() > 1:
+        if _spans_processes(self.devices):  # each process holds its seeds' shards: gather
             from jax.experimental import multihost_utils
 
             out = multihost_utils.process_allgather(out, tiled=True)
@@ -675,10 +676,26 @@ class SweepProgram:
         return out
 
 
+def _spans_processes(devices) -> bool:
+    """Whether ``devices`` include another process's: a sweep across processes, with global
+    inputs and a gathered output. On this process's devices alone (``jax.local_devices()``) each
+    process runs the whole sweep by itself, as with one process."""
+    if jax.process_count() == 1:
+        return False
+    mine = jax.process_index()
+    return any(d.process_index != mine for d in devices)
+
+
 def _global_inputs(devices, data, raw):
     """Global arrays over ``devices`` (all processes): data replicated, keys split by seed."""
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+    if not any(d.process_index == jax.process_index() for d in devices):
+        raise ValueError(
+            f"a sweep across processes runs in every process of its devices; process "
+            f"{jax.process_index()} has none of {list(devices)} (pass the same devices in every "
+            "process, e.g. the default jax.devices())"
+        )
     mesh = Mesh(np.array(devices), ("seed",))
 
     def put(a, spec):
