@@ -29,7 +29,6 @@ import pytest  # noqa: E402
 
 import credax  # noqa: E402
 
-
 # The rule table is the library's own (credax.registry): a rule registered there is covered by
 # every parametrised test here. Each entry carries the flags that say what it promises and the
 # small options the tests use (RuleEntry.test_options).

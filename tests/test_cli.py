@@ -149,9 +149,7 @@ def test_diverged_seeds_are_reported_and_left_out(tmp_path, capsys):
 
 def test_rules_by_factory_name_and_label(tmp_path, capsys):
     out = tmp_path / "run"
-    code, _ = _run(
-        ["run", "--rules", "feedback_alignment,BP,fa", *TINY, "--out", str(out)], capsys
-    )
+    code, _ = _run(["run", "--rules", "feedback_alignment,BP,fa", *TINY, "--out", str(out)], capsys)
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
     assert list(summary["rules"]) == ["bp", "fa"]  # registry order, repeats collapsed
@@ -241,8 +239,8 @@ def test_corrupt_idx_file_is_one_line(tmp_path, capsys):
                  "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):  # fmt: skip
         (tmp_path / name).write_bytes(b"not gzip at all")
     with pytest.raises(SystemExit) as e:
-        cli.main(["run", "--dataset", "fashion_mnist", "--data-dir", str(tmp_path),
-                  "--model", "mlp:784-8-10", "--out", str(tmp_path / "o"), "--no-cache"])  # fmt: skip
+        cli.main(["run", "--dataset", "fashion_mnist", "--data-dir", str(tmp_path), "--model",
+                  "mlp:784-8-10", "--out", str(tmp_path / "o"), "--no-cache"])  # fmt: skip
     assert e.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "train-images-idx3-ubyte.gz" in err[0], err

@@ -126,8 +126,14 @@ class Outside(eqx.Module):
 @pytest.mark.parametrize(
     "model, match",
     [
-        (lambda: Twice(nets.Dense(3, 3, key=0)), r"Twice: layer 0 \(Dense\) is applied more than once"),
-        (lambda: Unused(nets.Dense(3, 3, key=0), nets.Dense(3, 3, key=1)), "Unused: .*never applied"),
+        (
+            lambda: Twice(nets.Dense(3, 3, key=0)),
+            r"Twice: layer 0 \(Dense\) is applied more than once",
+        ),
+        (
+            lambda: Unused(nets.Dense(3, 3, key=0), nets.Dense(3, 3, key=1)),
+            "Unused: .*never applied",
+        ),
         (lambda: Outside(nets.Dense(3, 3, key=0)), "Outside: a credax Dense that is not part"),
     ],
     ids=["twice", "unused", "outside"],
@@ -179,14 +185,19 @@ def test_local_updates_dense_is_delta_transpose_h():
     np.testing.assert_allclose(u.layers[1].weight, d.T @ t.inputs[1], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(u.layers[1].bias, d.sum(0), rtol=1e-5, atol=1e-6)
     for i in (0, 2):  # None: zero update, the params' shapes and dtypes
-        assert not np.any(u.layers[i].weight) and u.layers[i].weight.shape == params.layers[i].weight.shape
+        assert (
+            not np.any(u.layers[i].weight)
+            and u.layers[i].weight.shape == params.layers[i].weight.shape
+        )
     chex.assert_trees_all_equal_shapes_and_dtypes(u, params)
 
 
 def test_local_updates_checks_shapes():
     params = make_mlp(jax.random.key(0))
     t = nets.trace(params, jnp.ones((4, 5)))
-    with pytest.raises(ValueError, match=re.escape("layer 1 (Dense) expects inputs (B, 7) and deltas (B, 6)")):
+    with pytest.raises(
+        ValueError, match=re.escape("layer 1 (Dense) expects inputs (B, 7) and deltas (B, 6)")
+    ):
         nets.local_updates(params, t.inputs, [None, jnp.ones((4, 7)), None])
     with pytest.raises(ValueError, match="one input and one delta per credax layer"):
         nets.local_updates(params, t.inputs, [None])

@@ -45,7 +45,8 @@ def test_bad_keys_name_what_was_expected(bad):
     with pytest.raises(TypeError, match="PRNG key"):
         credax.train.fit(
             credax.backprop(LOSS), make_mlp, optax.sgd(0.1), key=bad, loss=LOSS,
-            train=make_batch(jax.random.key(0), (5,), 8), test=make_batch(jax.random.key(0), (5,), 8),
+            train=make_batch(jax.random.key(0), (5,), 8),
+            test=make_batch(jax.random.key(0), (5,), 8),
             epochs=1, batch_size=4,
         )  # fmt: skip
 
@@ -347,7 +348,7 @@ def test_unsupervised_evaluation_through_make_fit():
     assert set(res.history) == {"mean_output", "finite"}
     assert np.all(res.history.mean_output[:, 0] == res.history.mean_output[:, -1])
     with pytest.raises(AttributeError, match="no record 'test_accuracy'"):
-        res.history.test_accuracy
+        _ = res.history.test_accuracy
 
 
 # --- sweeps: kept programs, any seed count --------------------------------------------------------
@@ -397,7 +398,11 @@ def test_any_seed_count_on_several_devices():
         print(worst)
         """
     )
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    env = dict(
+        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert float(out.stdout.strip().splitlines()[-1]) < 1e-5

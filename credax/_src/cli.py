@@ -604,7 +604,9 @@ def cmd_run(args) -> int:
     # compilation is about half of a short sweep, and it overlaps with training this way.
     workers = max(1, min(2, (os.cpu_count() or 1) - 1))
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        futures = {name: pool.submit(compile_program, fn, todo[name][0]) for name, fn in plans.items()}  # fmt: skip
+        futures = {
+            name: pool.submit(compile_program, fn, todo[name][0]) for name, fn in plans.items()
+        }
         for name in rules:
             compile_s = train_s = 0.0
             done = n_blocks - len(todo[name])
@@ -868,7 +870,7 @@ def _plot(results: dict, steps, regression: bool, out: Path) -> list[str]:
 
     # Per-layer records: the update angles to backprop, then whatever else the rules record.
     per_layer = []
-    for n, r in results.items():
+    for r in results.values():
         for k, a in r.items():
             if k.startswith("history_") and a.ndim == 4 and k not in per_layer:
                 per_layer.append(k)

@@ -482,9 +482,7 @@ def direct_feedback_alignment(
         def objective(p):
             def one(xi, ei):
                 fbs = iter(Feedback(matrix=b, error=ei, direct=True) for b in state.feedback)
-                return attach(p, [None if i == last else next(fbs) for i in range(len(layers))])(
-                    xi
-                )
+                return attach(p, [None if i == last else next(fbs) for i in range(len(layers))])(xi)
 
             return loss(jax.vmap(one)(x, e), y)
 

@@ -638,9 +638,11 @@ def layer_mask(model: Any, which: int | Sequence[int] | Callable[[int, Layer], b
             chosen.add(int(i) % n)
     marked = map_layers(lambda i, l: _Marked(i in chosen, l), model)
     return jax.tree_util.tree_map(
-        lambda node: jax.tree_util.tree_map(lambda _: node.on, node.layer)
-        if isinstance(node, _Marked)
-        else False,
+        lambda node: (
+            jax.tree_util.tree_map(lambda _: node.on, node.layer)
+            if isinstance(node, _Marked)
+            else False
+        ),
         marked,
         is_leaf=lambda node: isinstance(node, _Marked),
     )
@@ -745,8 +747,10 @@ def call_order(model: Any, in_shape: Sequence[int] | None = None) -> tuple[int, 
     found by tracing it abstractly (no computation). ``in_shape`` is one example's shape; by
     default each layer's ``in_shape`` is tried as the model's input until one fits."""
     layers = find_layers(model)
-    shapes = [tuple(in_shape)] if in_shape is not None else list(
-        dict.fromkeys(layer.in_shape for layer in layers)
+    shapes = (
+        [tuple(in_shape)]
+        if in_shape is not None
+        else list(dict.fromkeys(layer.in_shape for layer in layers))
     )
     errors = []
     for shape in shapes:
@@ -754,7 +758,8 @@ def call_order(model: Any, in_shape: Sequence[int] | None = None) -> tuple[int, 
         try:
             box = []
             jax.eval_shape(
-                lambda xx: box.append(trace(model, xx).order), jax.ShapeDtypeStruct((1, *shape), dtype)
+                lambda xx, box=box: box.append(trace(model, xx).order),
+                jax.ShapeDtypeStruct((1, *shape), dtype),
             )
             return box[0]
         except (ValueError, TypeError) as e:

@@ -44,7 +44,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from credax._src.checks import check_callable, check_count, check_flag, check_positive, is_number
+from credax._src.checks import check_count, check_flag, check_positive, is_number
 from credax._src.layers import find_layers, local_updates, only_layers, trace
 from credax._src.rule import LearningRule, Loss, check_batch, check_loss, forward, make_rule
 
@@ -232,8 +232,9 @@ def weight_perturbation(
     so rounding of ``w + ξ`` does not bias it. The default ``σ = 1e-3`` is chosen for float32:
     float rounding of ``E`` (relative ``ε ≈ 1.2e-7``) enters each coordinate as about
     ``ε |E| / σ`` and the third-order terms of ``E`` as ``σ²``; for an O(1) loss both stay near
-    or below 1e-4, while ``√ε ≈ 3e-4`` balances them. Low-precision parameters (bfloat16) round
-    such small perturbations away: keep parameters in float32 for this rule.
+    or below 1e-4, while ``√ε ≈ 3e-4`` balances them. Low-precision parameters (bfloat16,
+    float16) would round such small perturbations away, so the rule evaluates the network in
+    float32 and casts the updates back to the parameters' dtypes.
 
     Args:
         loss: ``loss(outputs, y) -> scalar``, a batch mean.
@@ -335,8 +336,10 @@ def node_perturbation(
     Deviations: the presynaptic factor ``h_{l-1}`` is the activity of the unperturbed network
     (the noise-free mean activity); with the perturbed activity the estimate has the same mean to
     first order in ``σ`` but more variance. ``σ = 1e-3`` is a float32-safe finite-difference
-    step (rounding enters ``δa`` as about ``1e-7 |E_n| / σ``, curvature as ``σ``); keep
-    parameters in float32.
+    step (rounding enters ``δa`` as about ``1e-7 |E_n| / σ``, curvature as ``σ``); a
+    low-precision (bfloat16, float16) network is evaluated in float32 for the same reason.
+    Each credax layer must be applied once per example (a layer applied twice would be
+    perturbed once and counted twice): ``update`` refuses such a model.
 
     Args:
         loss: ``loss(outputs, y) -> scalar``, a batch mean (so ``E_n`` is the loss of a batch of

@@ -95,6 +95,7 @@ class RuleEntry:
 
 _FB = ("feedback_angles",)
 
+# fmt: off
 _ENTRIES = [
     RuleEntry(
         "bp", backprop, "BP", "feedback", SUPERVISED, "backpropagation (exact gradient)",
@@ -173,6 +174,7 @@ _ENTRIES = [
         options={"activity": True}, stochastic=True, estimator=True,
     ),
 ]
+# fmt: on
 
 RULES: dict[str, RuleEntry] = {e.name: e for e in _ENTRIES}
 FAMILIES: tuple[str, ...] = tuple(dict.fromkeys(e.family for e in _ENTRIES))

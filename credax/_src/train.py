@@ -155,7 +155,9 @@ def _examples(name: str, data: Any) -> int:
     """The shared leading size of every array of ``data``, checked."""
     leaves = jax.tree_util.tree_leaves(data)
     if not leaves:
-        raise ValueError(f"expected {name} to hold arrays with a leading example axis, got {data!r}")
+        raise ValueError(
+            f"expected {name} to hold arrays with a leading example axis, got {data!r}"
+        )
     sizes = set()
     for leaf in leaves:
         shape = np.shape(leaf)
@@ -166,7 +168,8 @@ def _examples(name: str, data: Any) -> int:
         sizes.add(shape[0])
     if len(sizes) != 1:
         raise ValueError(
-            f"expected every array of {name} to have the same number of examples, got {sorted(sizes)}"
+            f"expected every array of {name} to have the same number of examples, got "
+            f"{sorted(sizes)}"
         )
     n = sizes.pop()
     if n < 1:
@@ -208,9 +211,11 @@ def _diverged(value, v0, factor):
 
 def _keys_as_data(tree: Any) -> Any:
     return jax.tree_util.tree_map(
-        lambda a: jax.random.key_data(a)
-        if hasattr(a, "dtype") and jnp.issubdtype(a.dtype, jax.dtypes.prng_key)
-        else a,
+        lambda a: (
+            jax.random.key_data(a)
+            if hasattr(a, "dtype") and jnp.issubdtype(a.dtype, jax.dtypes.prng_key)
+            else a
+        ),
         tree,
     )
 
@@ -290,7 +295,9 @@ def make_fit(
             "evaluate(params, rule_state, test, probe) -> dict for other tasks"
         )
     if evaluate is not None and not callable(evaluate):
-        raise TypeError(f"expected evaluate(params, rule_state, test, probe) -> dict, got {evaluate!r}")
+        raise TypeError(
+            f"expected evaluate(params, rule_state, test, probe) -> dict, got {evaluate!r}"
+        )
 
     test_data = jax.tree_util.tree_map(jnp.asarray, test)
     _examples("test", test_data)
@@ -554,7 +561,9 @@ def sweep_fn(
         seed_block = check_count("seed_block", seed_block)
     rule_key_per_seed = check_flag("rule_key_per_seed", rule_key_per_seed)
     program, data = _program_and_data(fit)
-    return SweepProgram(_jitted_sweep(program, seed_block, devices, rule_key_per_seed), data, devices)
+    return SweepProgram(
+        _jitted_sweep(program, seed_block, devices, rule_key_per_seed), data, devices
+    )
 
 
 @functools.lru_cache(maxsize=64)
