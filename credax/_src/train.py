@@ -124,8 +124,9 @@ def supervised_evaluation(
 
     Records ``test_loss`` and (with ``classification``) ``test_accuracy`` on ``test = (x, y)``,
     and, given the ``rule``, ``update_angles``: per credax layer, the angle in degrees between
-    the rule's update and backprop's on the ``probe`` batch (NaN without ``angles``; each angle
-    record costs two gradient evaluations on the probe).
+    the rule's update and backprop's on the ``probe`` batch (NaN without ``angles``, and for a
+    layer the rule leaves unchanged, e.g. outside a ``credax.masked`` rule's mask: the angle of
+    a zero update is undefined; each angle record costs two gradient evaluations on the probe).
     """
 
     bp = backprop(loss)
