@@ -303,3 +303,13 @@ def test_compilation_cache_warm_run(tmp_path):
     assert any((tmp_path / "cache" / "jax").iterdir())
     assert (tmp_path / "cache" / "data").is_dir()
     assert times[1] < 0.6 * times[0], times
+
+
+def test_list_describes_rules_by_any_name(capsys):
+    code, out = _run(["list", "feedback_alignment", "FG-A"], capsys)
+    assert code == 0
+    assert "fa (FA): feedback_alignment()" in out.out and "records: feedback_angles" in out.out
+    assert "fga (FG-A): forward_gradient(activity=True)" in out.out
+    with pytest.raises(SystemExit) as e:
+        cli.main(["list", "nope"])
+    assert e.value.code == 2 and "unknown rule(s) nope" in capsys.readouterr().err

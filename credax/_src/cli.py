@@ -248,7 +248,10 @@ def make_parser() -> argparse.ArgumentParser:
     r.add_argument("--coordinator", default=None, help="host:port of process 0 (--distributed)")
     r.add_argument("--num-processes", type=int, default=None)
     r.add_argument("--process-id", type=int, default=None)
-    sub.add_parser("list", help="rules and datasets, with references")
+    ls = sub.add_parser("list", help="rules and datasets, with references")
+    ls.add_argument(
+        "names", nargs="*", help="rules to describe in full (short names, labels or factory names)"
+    )
     return p
 
 
@@ -390,9 +393,26 @@ class Progress:
 # ---------------------------------------------------------------- commands
 
 
-def cmd_list() -> None:
+def cmd_list(names: list[str] | None = None) -> None:
     from credax._src.data import DESCRIPTIONS
     from credax._src.registry import FAMILIES, RULES
+
+    if names:
+        try:
+            entries = [RULES[n] for n in parse_rules(",".join(names))]
+        except UsageError as e:
+            fail(str(e))
+        flags = ("feedback_path", "sign_concordant", "learns_feedback", "direct", "stochastic",
+                 "estimator")  # fmt: skip
+        for e in entries:
+            doc = (e.factory.__doc__ or "").strip().splitlines()[0]
+            options = ", ".join(f"{k}={v!r}" for k, v in e.options.items())
+            print(f"{e.name} ({e.label}): {e.factory_name}({options})")
+            print(f"  {doc}")
+            print(f"  family {e.family}, task {e.task}; {e.description} ({e.reference})")
+            print(f"  records: {', '.join(e.diagnostics) or '(the default ones only)'}")
+            print(f"  flags: {', '.join(f for f in flags if getattr(e, f)) or 'none'}")
+        return
 
     for fam in FAMILIES:
         print(f"rules ({fam}):")
@@ -909,7 +929,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:
         return int(e.code or 0)
     if args.command == "list":
-        cmd_list()
+        cmd_list(args.names)
         return 0
     if args.command == "run":
         return cmd_run(args)
