@@ -313,3 +313,18 @@ def test_list_describes_rules_by_any_name(capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["list", "nope"])
     assert e.value.code == 2 and "unknown rule(s) nope" in capsys.readouterr().err
+
+
+def test_run_refuses_rules_of_other_tasks(monkeypatch, capsys, tmp_path):
+    """The command's evaluation is supervised: a rule of another task is named and refused."""
+    import dataclasses
+
+    from credax._src import registry
+
+    hebb = dataclasses.replace(registry.RULES["bp"], name="hebb_test", task="unsupervised")
+    monkeypatch.setitem(registry.RULES, "hebb_test", hebb)
+    monkeypatch.setitem(registry.ALIASES, "hebb_test", "hebb_test")
+    with pytest.raises(SystemExit) as e:
+        cli.main(["run", "--rules", "bp,hebb_test", *TINY, "--out", str(tmp_path / "o")])
+    assert e.value.code == 2
+    assert "hebb_test (unsupervised)" in capsys.readouterr().err

@@ -113,6 +113,20 @@ def parse_rules(spec: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def check_supervised(names: list[str]) -> None:
+    """``credax run`` compares rules on a supervised task (its evaluation is the test loss,
+    accuracy and angles to backprop)."""
+    from credax._src.registry import RULES
+    from credax._src.tasks import SUPERVISED
+
+    other = [f"{n} ({RULES[n].task})" for n in names if RULES[n].task != SUPERVISED]
+    if other:
+        raise UsageError(
+            f"credax run compares supervised rules; {', '.join(other)} need a task of their own "
+            "(use credax.train.make_fit with an evaluate function)"
+        )
+
+
 def parse_diverge(spec: str) -> float | None:
     if spec.lower() == "none":
         return None
@@ -464,8 +478,10 @@ def _validate(args) -> dict:
     if args.distributed and args.coordinator is None and args.num_processes is not None:
         fail("--num-processes needs --coordinator (host:port of process 0)")
     try:
+        rules = parse_rules(args.rules)
+        check_supervised(rules)
         return {
-            "rules": parse_rules(args.rules),
+            "rules": rules,
             "model": parse_model(args.model),
             "optimizer": parse_optimizer(args.optimizer),
             "seed_block": parse_seed_block(args.seed_block),
