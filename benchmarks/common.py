@@ -59,18 +59,24 @@ def band(ax, x, ys, label, color=None):
     ax.fill_between(x, m - s, m + s, alpha=0.2, color=line.get_color())
 
 
-def sweep_rules(names, build_run, n_seeds, *, seed=0, log=print):
+def sweep_rules(names, build_fit, n_seeds, *, seed=0, log=print):
     """Trains every rule in ``names`` over ``n_seeds`` seeds (one vmapped program per rule).
 
-    ``build_run(name)`` returns the ``run`` of ``credax._src.train.make_fit``. Yields
-    ``(name, history, seconds)`` as each rule finishes, so a caller can write results at once.
+    ``build_fit(name)`` returns the ``credax.train.Fit`` of ``credax.train.make_fit``. Names are
+    ``credax.registry`` names: a rule the registry marks ``stochastic`` (its key drives fresh
+    noise at every update: perturbation rules, brSF, weight mirror) gets a key stream of its own
+    per seed (``rule_key_per_seed=True``); the others share one feedback draw across seeds.
+    Yields ``(name, history, seconds)`` as each rule finishes, so a caller can write results at
+    once.
     """
-    from credax._src import train
+    import credax
 
     for name in names:
-        run = build_run(name)
+        fit = build_fit(name)
+        per_seed = credax.registry.lookup(name).stochastic
         t0 = time.perf_counter()
-        hist = train.sweep(run, seed, n_seeds).history
+        hist = credax.train.sweep(fit, seed, n_seeds, rule_key_per_seed=per_seed).history
         secs = time.perf_counter() - t0
         log(f"  {name}: {secs:.1f} s")
         yield name, hist, secs
+

@@ -79,17 +79,26 @@ import optax  # noqa: E402
 from common import RESULTS, environment, write_json  # noqa: E402
 
 import credax  # noqa: E402
-from credax._src.perturbation import (  # noqa: E402
-    _forward,
-    _zeros_offsets,
-    per_example_losses,
-)
 
 N_IN, N_OUT = 40, 10
 LOSS = credax.losses.softmax_cross_entropy
 RF_SIGMA = 0.1
 RULE_NAMES = ["bp", "wp", "np", "reinforce", "reinforce_bl", "agrel", "fg", "fga", "fa"]
 PHASES = ["init", "trained"]
+
+
+def per_example_losses(loss, outputs, y):
+    """``E_k = loss(outputs[k:k+1], y[k:k+1])`` for every example, shape ``(B,)``."""
+    return jax.vmap(lambda o, t: loss(o[None], t[None]))(outputs, y)
+
+
+def zeros_offsets(params, batch):
+    """One zero pre-activation offset ``(B, *out_shape)`` per credax layer (for
+    ``credax.nets.trace``: differentiating the output with respect to them gives ``∂z/∂a_l``)."""
+    return [
+        jnp.zeros((batch, *layer.out_shape), layer.weight.dtype)
+        for layer in credax.nets.find_layers(params)
+    ]
 
 
 def noise_free_reward(params, batch):
@@ -145,8 +154,8 @@ def predict(params, x, y):
     """First-order predictions of the relative variance (see the module docstring)."""
     layers = params.layers
     b = x.shape[0]
-    zeros = _zeros_offsets(layers, b)
-    z, vjp = jax.vjp(lambda off: _forward(params, x, offsets=off), zeros)
+    zeros = zeros_offsets(params, b)
+    z, vjp = jax.vjp(lambda off: credax.nets.trace(params, x, offsets=off).output, zeros)
     gz = b * jax.grad(lambda o: LOSS(o, y))(z)  # ∂E_k/∂z, (B, n_out)
     p = jax.nn.softmax(z, axis=-1)
     e = per_example_losses(LOSS, z, y)

@@ -29,8 +29,6 @@ import optax  # noqa: E402
 from common import RESULTS, band, environment, mean_sd, write_json  # noqa: E402
 
 import credax  # noqa: E402
-from credax._src.data import linear_teacher  # noqa: E402
-from credax._src.layers import map_layers  # noqa: E402
 
 N_IN, N_HID, N_OUT = 30, 20, 10
 
@@ -62,13 +60,13 @@ def main(argv=None):
     sgd = optax.sgd(args.lr)
 
     def mask_hidden(updates):
-        return map_layers(
+        return credax.nets.map_layers(
             lambda i, l: jax.tree_util.tree_map(jnp.zeros_like, l) if i == 0 else l, updates
         )
 
     def run(name, key):
         k_teacher, k_net, k_rule, k_data, k_test = jax.random.split(key, 5)
-        _, sample = linear_teacher(k_teacher, N_IN, N_OUT)
+        _, sample = credax.data.linear_teacher(k_teacher, N_IN, N_OUT)
         net = credax.nets.mlp([N_IN, N_HID, N_OUT], activation=credax.nets.identity, key=k_net)
         net = jax.tree_util.tree_map(lambda w: args.init_scale * w, net)
         rule = rules[name]

@@ -6,16 +6,17 @@ ceiling, the seed-batching choice (``seed_block``) and the device memory of a sw
 Variants (the same FA-SGD work: per-epoch random permutation, batches gathered from a
 device-resident dataset, forward, FA backward, SGD update; parameter init inside the program):
 
-- ``credax``: ``make_fit(feedback_alignment(loss), ...)`` + ``sweep_fn(run, seed_block=None)``
-  (one program, vmap over seeds), compiled with ``.lower(*keys).compile()``; only the first and
-  last records happen (``eval_every`` = all steps; test set and probe batch of 8 examples).
+- ``credax``: ``fit = make_fit(feedback_alignment(loss), ...)`` and ``prog = sweep_fn(fit,
+  seed_block=None)`` (one program, vmap over seeds), compiled ahead of time with
+  ``prog.compile(*keys)``; a timed call is ``prog(*keys)``. Only the first and last records
+  happen (``eval_every`` = all steps; test set and probe batch of 8 examples).
 - ``credax_sb<k>``: the same with ``seed_block=k`` (``lax.map`` over blocks of k seeds).
 - ``credax_na``: the sweep as a throughput-minded user runs it: ``seed_block="auto"`` (the
   engine's choice for the backend and shape) and ``make_fit(..., angles=False)``, so that its
   two records skip the angle measurements (two gradients on the probe and several passes over
   the weights each) that the hand-written scan does not do either.
-- ``credax_run_vmap``: diagnostic, the same ``run`` as ``jax.jit(jax.vmap(run, in_axes=(0, None,
-  0)))``: ``sweep_fn`` without its vmap over a single feedback draw.
+- ``credax_run_vmap``: diagnostic, the same training run as ``jax.jit(jax.vmap(fit.run,
+  in_axes=(0, None, 0)))``: ``sweep_fn`` without its vmap over a single feedback draw.
 - ``hand``: a minimal hand-written FA step (list of ``(W, b, B)``, manual backward) in a
   ``lax.scan``, ``vmap`` over seeds, no credax. ``hand_sb1``: ``lax.map`` over seeds (CPU only).
 - ``credax_loop``: credax's ``rule.update`` + optax SGD in a jitted ``lax.scan`` for ONE seed,
@@ -63,8 +64,8 @@ import optax  # noqa: E402
 from common import RESULTS, environment, write_json  # noqa: E402
 
 import credax  # noqa: E402
-from credax._src import train  # noqa: E402
-from credax._src.losses import softmax_cross_entropy  # noqa: E402
+from credax import train  # noqa: E402
+from credax.losses import softmax_cross_entropy  # noqa: E402
 
 LR = 1e-3
 SPE_MAX = 20  # steps per epoch (the dataset holds SPE_MAX batches; fewer for short runs)
@@ -225,7 +226,7 @@ class Config:
     def init_model(self, key):
         return credax.nets.mlp(self.sizes, activation=jnp.tanh, key=key)
 
-    def make_run(self, steps, spe, angles=True):
+    def make_fit(self, steps, spe, angles=True):
         x, y = self.data(spe)
         return train.make_fit(
             credax.feedback_alignment(softmax_cross_entropy),
@@ -315,19 +316,25 @@ def step_hlo_summary(text: str) -> dict:
     }
 
 
+def compile_sweep(fit, keys, **kwargs):
+    """``sweep_fn(fit, **kwargs)`` compiled ahead of time for ``keys``, and its ``jax.stages.
+    Compiled`` executable (optimized HLO, ``memory_analysis``)."""
+    fn = train.sweep_fn(fit, **kwargs)
+    return fn, fn.executable(*keys)
+
+
 def build_credax(cfg, steps, spe, n_seeds, seed_block, angles=True):
-    run = cfg.make_run(steps, spe, angles)
+    fit = cfg.make_fit(steps, spe, angles)
     keys = train.sweep_keys(0, n_seeds, 1)
-    fn = train.sweep_fn(run, seed_block=seed_block, devices=jax.devices()[:1])
-    compiled = fn.lower(*keys).compile()
-    return _with(lambda: compiled(*keys), compiled)
+    fn, compiled = compile_sweep(fit, keys, seed_block=seed_block, devices=jax.devices()[:1])
+    return _with(lambda: fn(*keys), compiled)
 
 
 def build_credax_run_vmap(cfg, steps, spe, n_seeds):
-    run = cfg.make_run(steps, spe)
+    fit = cfg.make_fit(steps, spe)
     ki, kr, kd = train.sweep_keys(0, n_seeds, 1)
     args = (ki, kr[0], kd)
-    compiled = jax.jit(jax.vmap(run, in_axes=(0, None, 0))).lower(*args).compile()
+    compiled = jax.jit(jax.vmap(fit.run, in_axes=(0, None, 0))).lower(*args).compile()
     return _with(lambda: compiled(*args), compiled)
 
 
@@ -755,8 +762,10 @@ def memory_points(shape, points, workers=1):
         n_seeds, batch = pt
         cfg = Config(shape, sizes, batch)
         keys = train.sweep_keys(0, n_seeds, 1)
-        fn = train.sweep_fn(cfg.make_run(MEM_STEPS, MEM_SPE), devices=[dev])
-        return fn.lower(*keys).compile(), keys
+        fn, compiled = compile_sweep(
+            cfg.make_fit(MEM_STEPS, MEM_SPE), keys, seed_block=None, devices=[dev]
+        )
+        return fn, compiled, keys
 
     if workers > 1:
         with concurrent.futures.ThreadPoolExecutor(workers) as ex:
@@ -765,7 +774,7 @@ def memory_points(shape, points, workers=1):
         built = None
     out = []
     for i, (n_seeds, batch) in enumerate(points):
-        compiled, keys = built[i] if built else compile_point((n_seeds, batch))
+        fn, compiled, keys = built[i] if built else compile_point((n_seeds, batch))
         r = {"seeds": n_seeds, "batch": batch}
         try:
             m = compiled.memory_analysis()
@@ -789,12 +798,12 @@ def memory_points(shape, points, workers=1):
         if s0 is None and os.path.exists("/proc/self/statm"):
             gc.collect()
             rss0 = _rss()
-            res, rss1 = _run_sampling_rss(lambda c=compiled, k=keys: jax.block_until_ready(c(*k)))
+            res, rss1 = _run_sampling_rss(lambda f=fn, k=keys: jax.block_until_ready(f(*k)))
             r["rss_before"], r["rss_peak"] = rss0, rss1
             r["rss_peak_above_baseline"] = rss1 - rss0
             del res
         if s0 is not None:
-            res = compiled(*keys)
+            res = fn(*keys)
             jax.block_until_ready(res)
             s1 = _mem_stats(dev)
             r["bytes_in_use_before"] = s0.get("bytes_in_use")
@@ -806,7 +815,7 @@ def memory_points(shape, points, workers=1):
         out.append(r)
         if built:
             built[i] = None
-        del compiled
+        del fn, compiled
         gc.collect()
     return out
 
@@ -865,7 +874,7 @@ def memory_section(args, backend, workers):
     n_par = sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:]))
     res = {
         "shape": shape,
-        "sweep": f"sweep_fn(run, seed_block=None), {MEM_STEPS} steps in epochs of {MEM_SPE}"
+        "sweep": f"sweep_fn(fit, seed_block=None), {MEM_STEPS} steps in epochs of {MEM_SPE}"
         " (memory does not grow with steps)",
         "measure": key,
         "method": (
@@ -1423,7 +1432,7 @@ def run_config(
             "credax_na",
             "credax_na",
             "program",
-            lambda st, spe: build_credax(cfg, st, spe, S, train.AUTO, angles=False),
+            lambda st, spe: build_credax(cfg, st, spe, S, "auto", angles=False),
         ),
     ]
     top = S == max(seeds_all)

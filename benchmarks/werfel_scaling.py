@@ -82,7 +82,6 @@ import numpy as np  # noqa: E402
 from common import RESULTS, environment, write_json  # noqa: E402
 
 import credax  # noqa: E402
-from credax._src.data import linear_teacher  # noqa: E402
 
 RULES = ("gd", "np", "wp")
 LABELS = {"gd": "gradient descent", "np": "node perturbation", "wp": "weight perturbation"}
@@ -160,7 +159,7 @@ def make_cell(rule_name: str, n: int, m: int, *, sigma: float, target: float, bu
 
     def setup(key, lrs):
         k_teacher, k_net, k_rule, k_data = jax.random.split(key, 4)
-        w_star, _ = linear_teacher(k_teacher, n, m)
+        w_star, _ = credax.data.linear_teacher(k_teacher, n, m)
         net = credax.nets.mlp([n, m], activation=credax.nets.identity, use_bias=False, key=k_net)
         state = rule.init(k_rule, net)
         nets = broadcast(net, lrs.size)
@@ -171,7 +170,7 @@ def make_cell(rule_name: str, n: int, m: int, *, sigma: float, target: float, bu
 
     def run_chunk(carry, consts, t, lrs):
         k_teacher, k_data, e0 = consts
-        w_star, sample = linear_teacher(k_teacher, n, m)
+        w_star, sample = credax.data.linear_teacher(k_teacher, n, m)
 
         def step(carry, t):
             nets, state, hit, bad = carry

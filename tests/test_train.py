@@ -233,3 +233,34 @@ def test_rule_key_per_seed(n_feedback):
     assert np.all(shared == shared[:1])
     assert len(np.unique(own)) == own.size
     np.testing.assert_array_equal(own, again)
+
+
+def test_make_fit_inside_a_trace():
+    """A fit built inside jit/vmap (e.g. one per learning rate) from host arrays: the data checks
+    still run (shapes), and training works per lane."""
+    x, y = _data()
+
+    def final_loss(lr):
+        fit = train.make_fit(
+            credax.backprop(LOSS),
+            lambda k: credax.nets.mlp([6, 8, 3], activation=jnp.tanh, key=k),
+            optax.sgd(lr),
+            loss=LOSS,
+            train=(x, y),
+            test=(x, y),
+            epochs=1,
+            batch_size=16,
+        )
+        k = jax.random.key(0)
+        return fit.run(k, k, k).history.test_loss[-1]
+
+    losses = jax.jit(jax.vmap(final_loss))(jnp.array([1e-4, 0.3]))
+    assert losses.shape == (2,) and float(losses[1]) < float(losses[0])
+
+
+def test_sweep_program_executable_for_inspection():
+    fn = train.sweep_fn(_run(), seed_block=None)
+    keys = train.sweep_keys(0, 2, 1)
+    exe = fn.executable(*keys)
+    assert "while" in exe.as_text() and fn.executable(*keys) is exe
+    assert fn(*keys).history.test_loss.shape == (2, 1, 3)

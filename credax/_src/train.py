@@ -197,8 +197,12 @@ def _check_supervised_data(init_model, loss, name: str, data: Any) -> None:
         out = jax.eval_shape(lambda m, e: m(e), model, example)
     except (ValueError, TypeError) as e:
         raise ValueError(f"{name} inputs of shape {np.shape(x)} do not fit the model: {e}") from e
+    outputs = jax.ShapeDtypeStruct((np.shape(y)[0], *out.shape), jnp.float32)
     try:
-        loss(np.zeros((np.shape(y)[0], *out.shape), np.float32), np.asarray(y))
+        if isinstance(y, jax.core.Tracer):  # make_fit inside a trace: shapes only
+            jax.eval_shape(loss, outputs, y)
+        else:  # concrete: integer labels are range-checked by the loss
+            loss(np.zeros(outputs.shape, np.float32), np.asarray(y))
     except (ValueError, TypeError) as e:
         raise ValueError(f"{name} targets: {e}") from e
 
@@ -300,8 +304,7 @@ def make_fit(
             f"expected evaluate(params, rule_state, test, probe) -> dict, got {evaluate!r}"
         )
 
-    test_data = jax.tree_util.tree_map(jnp.asarray, test)
-    _examples("test", test_data)
+    _examples("test", test)
     if callable(train):
         sample = train
         if steps_per_epoch is None:
@@ -312,8 +315,7 @@ def make_fit(
         sample = None
         if steps_per_epoch is not None:
             raise ValueError("steps_per_epoch is for sampled training data; arrays set it by size")
-        train_data = jax.tree_util.tree_map(jnp.asarray, train)
-        n = _examples("train", train_data)
+        n = _examples("train", train)
         spe = n // batch_size
         if spe < 1:
             raise ValueError(f"batch_size {batch_size} exceeds the {n} training examples")
@@ -323,13 +325,16 @@ def make_fit(
         raise ValueError(f"eval_every must divide the {total} training steps, got {k}")
     n_evals = total // k
 
-    if evaluate is None:
-        _check_supervised_data(init_model, loss, "test", test_data)
+    if evaluate is None:  # checked as given (host arrays stay concrete inside a trace)
+        _check_supervised_data(init_model, loss, "test", test)
         if sample is None:
-            _check_supervised_data(init_model, loss, "train", train_data)
+            _check_supervised_data(init_model, loss, "train", train)
         if classification is None:
-            classification = bool(jnp.issubdtype(test_data[1].dtype, jnp.integer))
+            classification = bool(jnp.issubdtype(jnp.result_type(test[1]), jnp.integer))
         evaluate = supervised_evaluation(loss, rule, classification=classification, angles=angles)
+    test_data = jax.tree_util.tree_map(jnp.asarray, test)
+    if sample is None:
+        train_data = jax.tree_util.tree_map(jnp.asarray, train)
 
     value_update = getattr(rule, "update_with_value", None)
     diagnose = getattr(rule, "diagnostics", None)
@@ -660,16 +665,24 @@ class SweepProgram:
         return data, raw, impl, pad
 
     def lower(self, init_keys, rule_keys, data_keys):
-        """The program lowered for keys of these shapes (``.as_text()``, ``.cost_analysis()``)."""
+        """The program lowered for keys of these shapes, for inspection (``.as_text()``,
+        ``.cost_analysis()``); to run it, call this ``SweepProgram``."""
         data, raw, impl, _ = self._inputs(init_keys, rule_keys, data_keys)
         return self._jitted.lower(data, *raw, impl)
 
-    def compile(self, init_keys, rule_keys, data_keys) -> SweepProgram:
-        """Compiles the sweep for keys of these shapes (without running it); returns ``self``."""
+    def executable(self, init_keys, rule_keys, data_keys):
+        """The compiled executable for keys of these shapes (compiling it if needed), for
+        inspection (``.as_text()``, ``.memory_analysis()``, ``.cost_analysis()``); to run it,
+        call this ``SweepProgram``."""
         data, raw, impl, _ = self._inputs(init_keys, rule_keys, data_keys)
         sig = (impl, *(r.shape for r in raw))
         if sig not in self._compiled:
             self._compiled[sig] = self._jitted.lower(data, *raw, impl).compile()
+        return self._compiled[sig]
+
+    def compile(self, init_keys, rule_keys, data_keys) -> SweepProgram:
+        """Compiles the sweep for keys of these shapes (without running it); returns ``self``."""
+        self.executable(init_keys, rule_keys, data_keys)
         return self
 
     def __call__(self, init_keys, rule_keys, data_keys) -> FitResult:
