@@ -406,3 +406,13 @@ def test_any_seed_count_on_several_devices():
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert float(out.stdout.strip().splitlines()[-1]) < 1e-5
+
+
+def test_evaluate_must_return_named_records():
+    x, _ = _data()
+    fit = credax.train.make_fit(
+        credax.backprop(LOSS), make_mlp, optax.sgd(0.1), train=x, test=x[:16], epochs=1,
+        batch_size=16, evaluate=lambda params, state, test, probe: jnp.mean(test),
+    )  # fmt: skip
+    with pytest.raises(TypeError, match="return a dict of named arrays, got"):
+        credax.train.sweep(fit, 0, 1)

@@ -264,3 +264,13 @@ def test_sweep_program_executable_for_inspection():
     exe = fn.executable(*keys)
     assert "while" in exe.as_text() and fn.executable(*keys) is exe
     assert fn(*keys).history.test_loss.shape == (2, 1, 3)
+
+
+def test_final_rule_state_on_request():
+    assert train.sweep(_run(), 0, 2).rule_state is None
+    res = train.sweep(_run(keep_rule_state=True), 0, 2)
+    assert [b.shape for b in res.rule_state.feedback] == [(2, 8, 6), (2, 3, 8)]
+    angles = credax.metrics.feedback_angles(
+        jax.tree.map(lambda a: a[0], res.params), [b[0] for b in res.rule_state.feedback]
+    )
+    np.testing.assert_allclose(angles, res.history.feedback_angles[0, -1], rtol=1e-5)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import jax
@@ -74,7 +74,9 @@ class FitResult(NamedTuple):
             ``diverge_factor`` times its initial scale (without a training loss: the first
             record with non-finite parameters), or -1.
         params: the final parameters.
-        rule_state: the final rule state (PRNG keys in it as raw ``jax.random.key_data``).
+        rule_state: the final rule state with ``make_fit(..., keep_rule_state=True)`` (PRNG keys
+            in it as raw ``jax.random.key_data``), else None: for feedback-path rules it holds
+            a second copy of every weight matrix per seed.
     """
 
     history: History
@@ -242,6 +244,7 @@ def make_fit(
     classification: bool | None = None,
     angles: bool = True,
     diverge_factor: float | None = 100.0,
+    keep_rule_state: bool = False,
 ) -> Fit:
     """Builds a :class:`Fit`: one training run as a pure, jit-able program.
 
@@ -274,6 +277,8 @@ def make_fit(
         diverge_factor: a run counts as diverged at the first step whose training loss ``L`` is
             non-finite or has ``|L| > diverge_factor · max(|L₀|, 1)``, ``L₀`` the loss of the
             first step; None checks finiteness only.
+        keep_rule_state: return the final rule state in ``FitResult.rule_state`` (memory and
+            output traffic: a feedback-path rule's state is as large as the weights).
 
     Returns:
         A :class:`Fit`; ``fit.run(init_key, rule_key, data_key)`` trains one seed, ``sweep``
@@ -288,6 +293,7 @@ def make_fit(
     epochs, batch_size = check_count("epochs", epochs), check_count("batch_size", batch_size)
     probe_size = check_count("probe_size", probe_size)
     angles = check_flag("angles", angles)
+    keep_rule_state = check_flag("keep_rule_state", keep_rule_state)
     if diverge_factor is not None:
         diverge_factor = check_positive("diverge_factor", diverge_factor)
         if diverge_factor <= 1:
@@ -352,7 +358,13 @@ def make_fit(
         rec = {}
         if has_value:
             rec["train_loss"] = train_loss
-        for name, value in evaluate(params, rule_state, test, probe).items():
+        evaluated = evaluate(params, rule_state, test, probe)
+        if not isinstance(evaluated, Mapping):
+            raise TypeError(
+                "expected evaluate(params, rule_state, test, probe) to return a dict of named "
+                f"arrays, got {type(evaluated).__name__}"
+            )
+        for name, value in evaluated.items():
             rec[name] = jnp.asarray(value)
         if diagnose is not None:
             if angles:
@@ -380,20 +392,22 @@ def make_fit(
             probe = sample(probe_key, probe_size)
             perm = jnp.zeros((0,), jnp.int32)
 
-        def step(carry, t):
+        def epoch_perm(e):
+            """Epoch ``e``'s shuffle: its batches are consecutive slices of this permutation."""
+            return jax.random.permutation(jax.random.fold_in(data_key, e), n)
+
+        def step(carry, inp):
+            """One training step; ``inp`` is ``(t, idx)`` with the batch's indices, or ``t``
+            alone (sampled data, or records that cut across epochs)."""
             params, rule_state, opt_state, perm, (loss_sum, v0, bad) = carry
-            if sample is None:
-                # A new permutation at the start of every epoch; the batches of epoch e are
-                # consecutive slices of permutation(fold_in(data_key, e)).
-                perm = jax.lax.cond(
-                    t % spe == 0,
-                    lambda: jax.random.permutation(jax.random.fold_in(data_key, t // spe), n),
-                    lambda: perm,
-                )
-                idx = jax.lax.dynamic_slice(perm, ((t % spe) * batch_size,), (batch_size,))
-                batch = _take(train_data, idx)
-            else:
+            t, idx = inp if isinstance(inp, tuple) else (inp, None)
+            if sample is not None:
                 batch = sample(jax.random.fold_in(data_key, t), batch_size)
+            else:
+                if idx is None:  # records cut across epochs: a new shuffle when one starts
+                    perm = jax.lax.cond(t % spe == 0, lambda: epoch_perm(t // spe), lambda: perm)
+                    idx = jax.lax.dynamic_slice(perm, ((t % spe) * batch_size,), (batch_size,))
+                batch = _take(train_data, idx)
             g, rule_state, value = train_step(params, rule_state, batch)
             u, opt_state = optimizer.update(g, opt_state, params)
             params = optax.apply_updates(params, u)
@@ -403,6 +417,28 @@ def make_fit(
                 loss_sum = loss_sum + value
             return (params, rule_state, opt_state, perm, (loss_sum, v0, bad)), None
 
+        def train_block(carry, r):
+            """Steps ``r k`` to ``(r + 1) k``. The shuffle is drawn outside the step loop when
+            the records divide an epoch (once per block, at an epoch's start) or span whole
+            epochs (once per epoch); only records that cut across epochs draw it inside."""
+            t0 = r * k
+            if sample is not None or (spe % k and k % spe):
+                return jax.lax.scan(step, carry, t0 + jnp.arange(k, dtype=jnp.int32))[0]
+            if spe % k == 0:  # the block lies within one epoch
+                params, rule_state, opt_state, perm, stats = carry
+                pos = t0 % spe
+                perm = jax.lax.cond(pos == 0, lambda: epoch_perm(t0 // spe), lambda: perm)
+                idx = jax.lax.dynamic_slice(perm, (pos * batch_size,), (k * batch_size,))
+                xs = (t0 + jnp.arange(k, dtype=jnp.int32), idx.reshape(k, batch_size))
+                return jax.lax.scan(step, (params, rule_state, opt_state, perm, stats), xs)[0]
+
+            def epoch(carry, e):  # the block spans whole epochs
+                idx = epoch_perm(e)[: spe * batch_size].reshape(spe, batch_size)
+                xs = (e * spe + jnp.arange(spe, dtype=jnp.int32), idx)
+                return jax.lax.scan(step, carry, xs)[0], None
+
+            return jax.lax.scan(epoch, carry, t0 // spe + jnp.arange(k // spe))[0]
+
         def block(carry, r):
             params, rule_state, opt_state, perm, (loss_sum, v0, bad) = carry
             train_loss = jnp.where(r > 0, loss_sum / k, jnp.nan)
@@ -410,19 +446,16 @@ def make_fit(
             if not has_value:  # divergence from the parameters at the records
                 bad = jnp.where((bad < 0) & ~hist["finite"], r * k, bad)
             carry = (params, rule_state, opt_state, perm, (jnp.zeros_like(loss_sum), v0, bad))
-
-            def train_block(carry):
-                return jax.lax.scan(step, carry, r * k + jnp.arange(k, dtype=jnp.int32))[0]
-
             # The last record ends the run; every other one is followed by k training steps.
-            carry = jax.lax.cond(r < n_evals, train_block, lambda c: c, carry)
+            carry = jax.lax.cond(r < n_evals, lambda c: train_block(c, r), lambda c: c, carry)
             return carry, hist
 
         stats = (jnp.float32(0.0), jnp.float32(0.0), jnp.int32(-1))
         carry = (params, rule_state, opt_state, perm, stats)
         carry, hist = jax.lax.scan(block, carry, jnp.arange(n_evals + 1, dtype=jnp.int32))
         params, rule_state = carry[0], carry[1]
-        return FitResult(hist, carry[4][2], params, _keys_as_data(rule_state))
+        final_state = _keys_as_data(rule_state) if keep_rule_state else None
+        return FitResult(hist, carry[4][2], params, final_state)
 
     shapes = jax.eval_shape(init_model, jax.random.key(0))
     return Fit(
