@@ -10,6 +10,10 @@ from credax import train as train
 from credax._src.combine import MaskedState as MaskedState
 from credax._src.combine import chain as chain
 from credax._src.combine import masked as masked
+from credax._src.energy import EquilibriumPropagationState as EquilibriumPropagationState
+from credax._src.energy import PredictiveCodingState as PredictiveCodingState
+from credax._src.energy import equilibrium_propagation as equilibrium_propagation
+from credax._src.energy import predictive_coding as predictive_coding
 from credax._src.feedback import DirectFeedbackAlignmentState as DirectFeedbackAlignmentState
 from credax._src.feedback import FeedbackAlignmentState as FeedbackAlignmentState
 from credax._src.feedback import KolenPollackState as KolenPollackState
@@ -35,28 +39,40 @@ from credax._src.rule import BackpropState as BackpropState
 from credax._src.rule import LearningRule as LearningRule
 from credax._src.rule import backprop as backprop
 from credax._src.rule import make_rule as make_rule
+from credax._src.target import BalancedInhibitionState as BalancedInhibitionState
+from credax._src.target import TargetPropagationState as TargetPropagationState
+from credax._src.target import balanced_inhibition_gradient as balanced_inhibition_gradient
+from credax._src.target import difference_target_propagation as difference_target_propagation
+from credax._src.target import target_propagation as target_propagation
 
 __version__ = "0.2.0"
 
 __all__ = [
     "AgrelState",
     "BackpropState",
+    "BalancedInhibitionState",
     "DirectFeedbackAlignmentState",
+    "EquilibriumPropagationState",
     "FeedbackAlignmentState",
     "ForwardGradientState",
     "KolenPollackState",
     "LearningRule",
     "MaskedState",
     "NodePerturbationState",
+    "PredictiveCodingState",
     "ReinforceState",
     "SignSymmetryState",
+    "TargetPropagationState",
     "WeightMirrorState",
     "WeightPerturbationState",
     "agrel",
     "backprop",
+    "balanced_inhibition_gradient",
     "chain",
     "data",
+    "difference_target_propagation",
     "direct_feedback_alignment",
+    "equilibrium_propagation",
     "feedback_alignment",
     "forward_gradient",
     "glorot_uniform",
@@ -67,9 +83,11 @@ __all__ = [
     "metrics",
     "nets",
     "node_perturbation",
+    "predictive_coding",
     "registry",
     "reinforce",
     "sign_symmetry",
+    "target_propagation",
     "tasks",
     "train",
     "weight_mirror",

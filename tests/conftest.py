@@ -41,8 +41,12 @@ SIGN_RULES = [n for n, s in RULES.items() if s.sign_concordant]
 LEARNED_FEEDBACK_RULES = [n for n, s in RULES.items() if s.learns_feedback]
 NON_BP_RULES = [n for n in RULES if n != "bp"]
 ESTIMATOR_RULES = [n for n, s in RULES.items() if s.estimator]
-# Rules whose output-layer update is backprop's exactly (all but backprop itself and estimators).
-EXACT_OUTPUT_RULES = [n for n in NON_BP_RULES if not RULES[n].estimator]
+# Rules whose output-layer update is backprop's exactly (all but backprop itself, estimators and
+# rules that relax the network's activities first).
+EXACT_OUTPUT_RULES = [n for n in NON_BP_RULES if not (RULES[n].estimator or RULES[n].relaxes)]
+# Rules that work on any layered model, and those that need a chain of Dense layers.
+ANY_MODEL_RULES = [n for n, e in RULES.items() if not e.chain_only]
+CHAIN_RULES = [n for n, e in RULES.items() if e.chain_only]
 
 LOSS = credax.losses.softmax_cross_entropy
 N_CLASSES = 3

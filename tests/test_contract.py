@@ -18,6 +18,8 @@ import numpy as np
 import optax
 import pytest
 from conftest import (
+    ANY_MODEL_RULES,
+    CHAIN_RULES,
     EXACT_OUTPUT_RULES,
     FEEDBACK_PATH_RULES,
     LOSS,
@@ -113,8 +115,14 @@ def test_registry_covers_every_rule_credax_ships():
 # --- the contract ---------------------------------------------------------------------------------
 
 
-@nets
-@rules
+# Chain-only rules (targets, energies) run the contract on the MLP; conv nets are refused (below).
+rule_net_pairs = pytest.mark.parametrize(
+    "rule_name, net_name",
+    [(r, n) for n in ("mlp", "lenet") for r in RULE_NAMES if n == "mlp" or not RULES[r].chain_only],
+)
+
+
+@rule_net_pairs
 def test_contract(rule_name, net_name):
     """Updates mirror params (structure, shapes, dtypes), are finite and non-zero; the returned
     state is a NamedTuple of the type, structure, shapes and dtypes of the one passed in."""
@@ -246,8 +254,15 @@ def test_first_layer_feedback_is_unused(rule_name):
     chex.assert_trees_all_close(updates2, updates, rtol=1e-6, atol=1e-7)
 
 
-@nets
-@pytest.mark.parametrize("rule_name", EXACT_OUTPUT_RULES)
+@pytest.mark.parametrize(
+    "rule_name, net_name",
+    [
+        (r, n)
+        for n in ("mlp", "lenet")
+        for r in EXACT_OUTPUT_RULES
+        if n == "mlp" or not RULES[r].chain_only
+    ],
+)
 def test_output_layer_update_is_backprops(rule_name, net_name):
     updates = run(rule_name, net_name, exact=True)[5]
     out = credax.nets.find_layers(updates)[-1]
@@ -453,7 +468,26 @@ def skip_run(rule_name):
     return params, state, updates, ref
 
 
-@rules
+@pytest.mark.parametrize("rule_name", CHAIN_RULES)
+@pytest.mark.parametrize("net_name", ["lenet", "skipnet"])
+def test_chain_rules_refuse_other_models(rule_name, net_name):
+    """Rules that move activities layer by layer refuse, at init and update, models that are not
+    a chain of Dense layers, naming what they expected."""
+    if net_name == "skipnet":
+        params, batch, _ = skip_setup()
+        match = "got SkipNet"
+    else:
+        params, batch = setup(net_name)
+        match = "expected Dense layers .* got Conv2d"
+    rule = make_rule(rule_name)
+    with pytest.raises(ValueError, match=match):
+        rule.init(0, params)
+    mlp_state = rule.init(0, make_mlp(jax.random.key(0)))
+    with pytest.raises(ValueError, match=match):
+        rule.update(params, mlp_state, batch)
+
+
+@pytest.mark.parametrize("rule_name", ANY_MODEL_RULES)
 def test_user_model_contract(rule_name):
     params, state, updates, _ = skip_run(rule_name)
     chex.assert_trees_all_equal_structs(updates, params)
@@ -465,7 +499,9 @@ def test_user_model_contract(rule_name):
         np.testing.assert_array_equal(credax.metrics.sign_concordance(params, state.feedback), 1.0)
 
 
-@pytest.mark.parametrize("rule_name", ["bp", *EXACT_OUTPUT_RULES])
+@pytest.mark.parametrize(
+    "rule_name", ["bp", *(r for r in EXACT_OUTPUT_RULES if r in ANY_MODEL_RULES)]
+)
 def test_user_model_output_layer_update_is_backprops(rule_name):
     *_, updates, ref = skip_run(rule_name)
     assert_close((updates.out.weight, updates.out.bias), (ref.out.weight, ref.out.bias))

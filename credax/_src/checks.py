@@ -19,8 +19,8 @@ def is_number(value: Any) -> bool:
 
 
 def check_positive(name: str, value: Any, *, allow_zero: bool = False) -> float:
-    """A finite number ``> 0`` (or ``>= 0``), as a float."""
-    if isinstance(value, (bool, np.bool_)):
+    """A finite number ``> 0`` (or ``>= 0``), as a float (strings are refused, not parsed)."""
+    if isinstance(value, (bool, np.bool_, str, bytes)):
         raise TypeError(f"expected {name} to be a number, got {value!r}")
     try:
         v = float(value)

@@ -110,6 +110,8 @@ def chain(*rules: LearningRule) -> LearningRule:
         update,
         update_with_value if has_value else None,
         diagnostics if has_diag else None,
+        # the network the chain trains computes its outputs as its first rule that says how
+        next((r.predict for r in rules if getattr(r, "predict", None) is not None), None),
     )
 
 
@@ -189,6 +191,7 @@ def masked(rule: LearningRule, mask: Mask | Callable[[Any], Mask]) -> LearningRu
         update,
         update_with_value if has_value else None,
         None if diag is None else (lambda params, state, batch: diag(params, state.inner, batch)),
+        getattr(rule, "predict", None),
     )
 
 

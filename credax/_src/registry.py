@@ -17,7 +17,9 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from credax._src import feedback, perturbation
+import optax
+
+from credax._src import energy, feedback, perturbation, target
 from credax._src.rule import LearningRule, backprop
 from credax._src.tasks import SUPERVISED, TASKS
 
@@ -45,6 +47,10 @@ class RuleEntry:
             seed its own key stream (``rule_key_per_seed``) rather than shared feedback draws.
         estimator: a stochastic estimator of the gradient: one update matches backprop only on
             average over the rule's key (no layer, not even the output layer, equals it).
+        chain_only: the rule moves activities layer by layer and needs a chain of ``Dense``
+            layers (``credax.nets.mlp``); other models are refused with a message.
+        relaxes: the rule relaxes the network's activities before learning (predictive coding,
+            equilibrium propagation), so even its output layer's update is not backprop's.
         exact_options: overrides under which the rule reduces to backprop once its feedback is
             made exact (e.g. no weight decay folded into the updates).
         tolerance: ``(rtol, atol)`` for two runs that differ only in how XLA compiles them (jit
@@ -68,6 +74,8 @@ class RuleEntry:
     direct: bool = False
     stochastic: bool = False
     estimator: bool = False
+    chain_only: bool = False
+    relaxes: bool = False
     exact_options: dict = dataclasses.field(default_factory=dict)
     tolerance: tuple[float, float] = (1e-5, 1e-6)
     test_options: dict = dataclasses.field(default_factory=dict)
@@ -94,6 +102,11 @@ class RuleEntry:
 
 
 _FB = ("feedback_angles",)
+_REC = ("reconstruction_errors",)
+_BIG = (
+    "excitation_ff", "excitation_fb", "inhibition", "ei_balance", "inhibition_vs_dtp",
+    "target_angle_dtp",
+)  # fmt: skip
 
 # fmt: off
 _ENTRIES = [
@@ -172,6 +185,37 @@ _ENTRIES = [
         "fga", perturbation.forward_gradient, "FG-A", "perturbation", SUPERVISED,
         "forward gradient, random tangent on the activities", "Ren et al. 2022",
         options={"activity": True}, stochastic=True, estimator=True,
+    ),
+    RuleEntry(
+        "tp", target.target_propagation, "TP", "target", SUPERVISED,
+        "targets sent down through learned inverses", "Bengio 2014",
+        diagnostics=_REC, chain_only=True, stochastic=True,
+        # TP's targets are only as good as its inverses: in the 150-step learning test they
+        # must learn as fast as the forward weights (loss 1.25 -> 0.90 with the default 1e-3).
+        test_options={"inverse_optimizer": optax.adam(1e-2)},
+    ),
+    RuleEntry(
+        "dtp", target.difference_target_propagation, "DTP", "target", SUPERVISED,
+        "targets corrected by the inverses' reconstruction error", "Lee et al. 2015",
+        diagnostics=_REC, chain_only=True, stochastic=True,
+    ),
+    RuleEntry(
+        "big", target.balanced_inhibition_gradient, "BIG", "target", SUPERVISED,
+        "targets from feedback minus local denoising inhibition",
+        "Balanced excitation and inhibition could help estimate gradients (abstract)",
+        diagnostics=_BIG, chain_only=True, stochastic=True,
+    ),
+    RuleEntry(
+        "pc", energy.predictive_coding, "PC", "energy", SUPERVISED,
+        "value nodes relax on prediction errors, local updates",
+        "Whittington & Bogacz 2017; Song et al. 2020",
+        diagnostics=("energy", "prediction_errors"), chain_only=True, relaxes=True,
+    ),
+    RuleEntry(
+        "ep", energy.equilibrium_propagation, "EP", "energy", SUPERVISED,
+        "free and nudged equilibria of a Hopfield energy, contrastive Hebbian update",
+        "Scellier & Bengio 2017; Laborieux et al. 2021",
+        diagnostics=("energy", "free_vs_feedforward"), chain_only=True, relaxes=True,
     ),
 ]
 # fmt: on

@@ -15,7 +15,10 @@ Two optional members serve the training engine without it knowing any family:
   returning the scalar objective the rule computed on the way (the batch loss for supervised
   rules), so the engine records a running training loss without a second forward pass;
 - ``diagnostics(params, state, batch) -> dict[str, Array]``: the rule's own records (feedback
-  angles, E/I balance, ...), taken at every evaluation of ``credax.train.make_fit``.
+  angles, E/I balance, ...), taken at every evaluation of ``credax.train.make_fit``;
+- ``predict(params, x) -> outputs``: how the network the rule trains computes its outputs on a
+  batch, for rules whose network is not the feedforward pass ``jax.vmap(params)(x)`` (the free
+  equilibrium of equilibrium propagation); None means the feedforward pass.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ InitFn = Callable[[jax.Array, Params], RuleState]
 UpdateFn = Callable[[Params, RuleState, Batch], tuple[Params, RuleState]]
 ValueUpdateFn = Callable[[Params, RuleState, Batch], tuple[Params, RuleState, jax.Array]]
 DiagnosticsFn = Callable[[Params, RuleState, Batch], dict[str, jax.Array]]
+PredictFn = Callable[[Params, jax.Array], jax.Array]
 
 
 class LearningRule(NamedTuple):
@@ -51,12 +55,15 @@ class LearningRule(NamedTuple):
             the scalar objective computed on the way (None if the rule has none).
         diagnostics: optional ``diagnostics(params, state, batch) -> dict`` of named arrays the
             rule reports about itself.
+        predict: optional ``predict(params, x) -> outputs`` for a batch ``x``, when the trained
+            network's outputs are not its feedforward pass (None: ``jax.vmap(params)(x)``).
     """
 
     init: InitFn
     update: UpdateFn
     update_with_value: ValueUpdateFn | None = None
     diagnostics: DiagnosticsFn | None = None
+    predict: PredictFn | None = None
 
 
 def make_rule(

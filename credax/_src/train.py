@@ -124,25 +124,34 @@ def supervised_evaluation(
 ) -> Evaluate:
     """The default evaluation of supervised rules, ``evaluate(params, rule_state, test, probe)``.
 
-    Records ``test_loss`` and (with ``classification``) ``test_accuracy`` on ``test = (x, y)``,
+    Records ``test_loss`` and (with ``classification``) ``test_accuracy`` on ``test = (x, y)``
+    (outputs from ``rule.predict`` where the rule has one, else the feedforward pass),
     and, given the ``rule``, ``update_angles``: per credax layer, the angle in degrees between
-    the rule's update and backprop's on the ``probe`` batch (NaN without ``angles``, and for a
-    layer the rule leaves unchanged, e.g. outside a ``credax.masked`` rule's mask: the angle of
-    a zero update is undefined; each angle record costs two gradient evaluations on the probe).
+    the rule's update and backprop's on the ``probe`` batch (for a rule with ``predict``, the
+    gradient of the loss of ``predict``'s outputs, differentiated through it). Angles are NaN
+    without ``angles``, and for a layer the rule leaves unchanged, e.g. outside a
+    ``credax.masked`` rule's mask: the angle of a zero update is undefined; each angle record
+    costs two gradient evaluations on the probe.
     """
 
     bp = backprop(loss)
+    own_predict = getattr(rule, "predict", None) is not None
+    predict = rule.predict if own_predict else forward
 
     def evaluate(params, rule_state, test, probe):
         x, y = test
-        out = forward(params, x)
+        out = predict(params, x)
         rec = {"test_loss": loss(out, y)}
         if classification:
             rec["test_accuracy"] = accuracy(out, y)
         if rule is not None:
             if angles:
                 g_rule, _ = rule.update(params, rule_state, probe)
-                g_bp, _ = bp.update(params, (), probe)
+                if own_predict:  # the gradient of the loss of the rule's own network
+                    px, py = probe
+                    g_bp = jax.grad(lambda p: loss(predict(p, px), py))(params)
+                else:
+                    g_bp, _ = bp.update(params, (), probe)
                 rec["update_angles"] = update_angles(g_rule, g_bp)
             else:
                 rec["update_angles"] = jnp.full((len(find_layers(params)),), jnp.nan, jnp.float32)
