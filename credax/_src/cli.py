@@ -218,8 +218,11 @@ def make_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="compare rules on a dataset over seeds")
     r.add_argument(
         "--rules",
-        default=",".join(RULES),
-        help="comma-separated short names, labels or factory names (see credax list)",
+        default=",".join(n for n, e in RULES.items() if e.in_default_run),
+        help="comma-separated short names, labels or factory names (see credax list; default: "
+        "every rule but "
+        + ", ".join(n for n, e in RULES.items() if not e.in_default_run)
+        + ", which settle for many inner steps per update)",
     )
     r.add_argument("--dataset", default="mnist1d")
     r.add_argument("--data-dir", default=None)

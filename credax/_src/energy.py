@@ -88,7 +88,7 @@ def predictive_coding(
     hidden prediction errors (``λ → 0``, a weakly clamped output), the relaxed errors approach
     ``λ`` times backprop's ``∂ℓ/∂h_l`` and the updates approach the gradient (Whittington &
     Bogacz 2017); the tests check cosine > 0.999 per layer at ``λ = 1e-3``. At ``λ = 1`` (the
-    common choice, and pcx's and jpc's) the hidden nodes absorb part of the output error and
+    common choice) the hidden nodes absorb part of the output error and
     the updates differ from the gradient in direction as well as scale. With a softmax
     cross-entropy ``ℓ`` the output node is clamped through the loss rather than to a value;
     with ``credax.losses.mse`` it is the classic clamped output.

@@ -51,6 +51,9 @@ class RuleEntry:
             layers (``credax.nets.mlp``); other models are refused with a message.
         relaxes: the rule relaxes the network's activities before learning (predictive coding,
             equilibrium propagation), so even its output layer's update is not backprop's.
+        in_default_run: part of ``credax run``'s default rule list (rules that settle for tens
+            of inner steps per update are left out of it, to keep the bare run short; name them
+            with ``--rules``).
         exact_options: overrides under which the rule reduces to backprop once its feedback is
             made exact (e.g. no weight decay folded into the updates).
         tolerance: ``(rtol, atol)`` for two runs that differ only in how XLA compiles them (jit
@@ -76,6 +79,7 @@ class RuleEntry:
     estimator: bool = False
     chain_only: bool = False
     relaxes: bool = False
+    in_default_run: bool = True
     exact_options: dict = dataclasses.field(default_factory=dict)
     tolerance: tuple[float, float] = (1e-5, 1e-6)
     test_options: dict = dataclasses.field(default_factory=dict)
@@ -210,12 +214,14 @@ _ENTRIES = [
         "value nodes relax on prediction errors, local updates",
         "Whittington & Bogacz 2017; Song et al. 2020",
         diagnostics=("energy", "prediction_errors"), chain_only=True, relaxes=True,
+        in_default_run=False,
     ),
     RuleEntry(
         "ep", energy.equilibrium_propagation, "EP", "energy", SUPERVISED,
         "free and nudged equilibria of a Hopfield energy, contrastive Hebbian update",
         "Scellier & Bengio 2017; Laborieux et al. 2021",
         diagnostics=("energy", "free_vs_feedforward"), chain_only=True, relaxes=True,
+        in_default_run=False,
     ),
 ]
 # fmt: on
