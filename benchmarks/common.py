@@ -79,4 +79,3 @@ def sweep_rules(names, build_fit, n_seeds, *, seed=0, log=print):
         secs = time.perf_counter() - t0
         log(f"  {name}: {secs:.1f} s")
         yield name, hist, secs
-

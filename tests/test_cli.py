@@ -52,8 +52,10 @@ def test_list(capsys):
         (["--optimizer", "adam:-1"], "must be > 0"),
         (["--model", "mlp:41-8-10"], "does not match mnist1d"),
         (["--model", "mlp:40-8-7"], "10 classes"),
-        (["--model", "lenet"], "lenet needs images"),
+        (["--rules", "bp,fa", "--model", "lenet"], "lenet needs images"),
         (["--seeds", "0"], "--seeds must be >= 1"),
+        (["--rules", "tp,fa", "--model", "lenet"], "tp needs a chain of dense layers"),
+        (["--rules", "big,dtp", "--model", "mlp:40-10"], "big, dtp need a chain"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args, expected, capsys, tmp_path):

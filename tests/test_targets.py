@@ -264,6 +264,21 @@ def test_bad_options(factory, options, error, match):
         getattr(credax, factory)(LOSS, **options)
 
 
+def test_make_fit_refuses_a_model_the_rule_cannot_train_before_compiling():
+    x, y = jnp.zeros((20, 1, 32, 32)), jnp.zeros(20, jnp.int32)
+    with pytest.raises(ValueError, match="expected Dense layers .* got Conv2d"):
+        credax.train.make_fit(
+            credax.target_propagation(LOSS),
+            lambda k: nets.lenet(key=k),
+            optax.sgd(0.1),
+            loss=LOSS,
+            train=(x, y),
+            test=(x, y),
+            epochs=1,
+            batch_size=10,
+        )
+
+
 @pytest.mark.parametrize(
     "factory",
     ["target_propagation", "difference_target_propagation", "balanced_inhibition_gradient",

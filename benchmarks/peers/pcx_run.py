@@ -30,7 +30,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-
 import pcx as px
 import pcx.functional as pxf
 import pcx.nn as pxnn
@@ -153,10 +152,10 @@ def _optimizers(rate_h, lr):
     return (lambda: sgd), (lambda: adam)
 
 
-def build(cfg, init, n_seeds=None):
+def build(cfg, init, n_seeds=None, activation=None):
     """A model with the given initial weights (stacked over ``n_seeds`` seeds when given), and
     its value-node and weight optimizers."""
-    model = PCMLP(cfg["sizes"], ACTIVATIONS[cfg["activation"]])
+    model = PCMLP(cfg["sizes"], ACTIVATIONS[activation or cfg["activation"]])
     set_weights(model, init)
     x0 = jnp.zeros((cfg["batch_size"], cfg["sizes"][0]))
     if n_seeds is None:
@@ -187,7 +186,8 @@ def set_weights(model, init):
     for i, layer in enumerate(model.layers):
         w, b = init[f"w{i}"], init[f"b{i}"]
         # one seed's weights, or a stack of seeds' (a leading seed axis)
-        assert layer.nn.weight.shape[-2:] == w.shape[-2:] and layer.nn.bias.shape[-1:] == b.shape[-1:]
+        assert layer.nn.weight.shape[-2:] == w.shape[-2:], (layer.nn.weight.shape, w.shape)
+        assert layer.nn.bias.shape[-1:] == b.shape[-1:], (layer.nn.bias.shape, b.shape)
         layer.nn.weight.set(jnp.asarray(w))
         layer.nn.bias.set(jnp.asarray(b))
 
@@ -227,7 +227,8 @@ def train(cfg, data, model, optim_w, optim_h, data_seeds):
     for _ in range(cfg["epochs"]):
         perms = [r.permutation(n) for r in rngs]
         for s in range(n // B):
-            idx = np.stack([p[s * B : (s + 1) * B] for p in perms]) if stacked else perms[0][s * B : (s + 1) * B]
+            idx = np.stack([p[s * B : (s + 1) * B] for p in perms])  # [seed, batch]
+            idx = idx if stacked else idx[0]
             e = step(T, xtr[idx], ytr1h[idx], model=model, optim_w=optim_w, optim_h=optim_h)
         acc.append(evaluate(model, xte, yte, stacked))
     jax.block_until_ready(e)
@@ -286,13 +287,17 @@ def main(config_path):
     }
     log = lambda s: print(f"  pcx: {s}", flush=True)  # noqa: E731
 
-    # Energy check: the weight gradient on the first batch from credax's one-seed weights.
+    # Energy check: the weight gradient on the first batch from credax's one-seed weights, with
+    # each activation of ``check_activations``.
+    checked = {}
+    for a in cfg["check_activations"]:
+        model, _, optim_h = build(cfg, one, activation=a)
+        grads = batch_gradient(T, xtr[:B], data[1][:B], model=model, optim_h=optim_h)
+        for i, wb in enumerate(grads):
+            for n, g in zip("wb", wb):
+                checked[f"{a}/{n}{i}"] = np.asarray(g)
+    np.savez(cfg["grads_out"], **checked)
     model, optim_w, optim_h = build(cfg, one)
-    grads = batch_gradient(T, xtr[:B], data[1][:B], model=model, optim_h=optim_h)
-    np.savez(
-        cfg["grads_out"],
-        **{f"{n}{i}": np.asarray(a) for i, wb in enumerate(grads) for n, a in zip("wb", wb)},
-    )
 
     # One seed: the whole training (with the per-epoch evaluations), repeated; median time.
     c = compile_seconds(cfg, data, model, optim_w, optim_h)

@@ -175,6 +175,18 @@ def build_model(cfg: dict, in_shape: tuple[int, ...]):
     return lambda key: nets.lenet(key=key, in_shape=in_shape, activation=act)
 
 
+def check_chain_rules(names: list[str], model: dict, spec: str) -> None:
+    """Rules that move activities layer by layer need an MLP with a hidden layer."""
+    from credax._src.registry import RULES
+
+    chain = [n for n in names if RULES[n].chain_only]
+    if chain and (model["kind"] != "mlp" or len(model["sizes"]) < 3):
+        raise UsageError(
+            f"{', '.join(chain)} need{'s' if len(chain) == 1 else ''} a chain of dense layers "
+            f"with a hidden layer (--model mlp:IN-HIDDEN-...-OUT), got --model {spec}"
+        )
+
+
 def check_compatible(model: dict, x_shape: tuple, y: np.ndarray, dataset: str) -> tuple:
     """Checks model against data; returns the per-example input shape the model gets."""
     regression = y.ndim == 2
@@ -483,9 +495,11 @@ def _validate(args) -> dict:
     try:
         rules = parse_rules(args.rules)
         check_supervised(rules)
+        model = parse_model(args.model)
+        check_chain_rules(rules, model, args.model)
         return {
             "rules": rules,
-            "model": parse_model(args.model),
+            "model": model,
             "optimizer": parse_optimizer(args.optimizer),
             "seed_block": parse_seed_block(args.seed_block),
             "diverge": parse_diverge(args.diverge_factor),

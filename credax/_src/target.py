@@ -68,7 +68,9 @@ class BalancedInhibitionState(NamedTuple):
         inhibition: the local inhibition ``i_l``, ``l = 0 .. N-2``: any callable Module on one
             example ``(n_l,) -> (n_l,)``; by default a ``Sequential`` of two ``Dense`` layers
             ``n_l -> n_{l+1} -> n_l``, the shape of ``g_l ∘ f_{l+1}``.
-        opt_state: the optimizer state of ``(inverses, inhibition)``.
+        opt_state: the optimizer state of ``(inverses, inhibition)`` (re-initialise it,
+            ``inverse_optimizer.init((inverses, inhibition))``, after replacing either with
+            nets of another structure).
         key: PRNG key for the noise of both denoising objectives, split on every update.
     """
 
@@ -496,6 +498,13 @@ def balanced_inhibition_gradient(
         hs = list(tr.outputs)
         ts, value, _ = targets(chain, tr, y, state)
         nets, opt_state, key = (state.inverses, state.inhibition), state.opt_state, state.key
+        expected = jax.tree_util.tree_structure(jax.eval_shape(opt.init, nets))
+        if jax.tree_util.tree_structure(opt_state) != expected:
+            raise ValueError(
+                f"{BIG}: state.opt_state does not fit (state.inverses, state.inhibition); after "
+                "replacing either, re-initialise it: state._replace(opt_state="
+                "inverse_optimizer.init((inverses, inhibition)))"
+            )
         for _ in range(inverse_steps):
             key, kg, ki = jax.random.split(key, 3)
             eps_g = _noise(kg, hs[:-1], noise)

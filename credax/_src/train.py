@@ -347,6 +347,8 @@ def make_fit(
         if classification is None:
             classification = bool(jnp.issubdtype(jnp.result_type(test[1]), jnp.integer))
         evaluate = supervised_evaluation(loss, rule, classification=classification, angles=angles)
+    # The rule accepts the model (a chain-only rule refuses a conv net here, not mid-compile).
+    jax.eval_shape(lambda k: rule.init(k, init_model(k)), jax.random.key(0))
     test_data = jax.tree_util.tree_map(jnp.asarray, test)
     if sample is None:
         train_data = jax.tree_util.tree_map(jnp.asarray, train)
