@@ -114,11 +114,11 @@ def main(argv=None):
     spe = len(train[0]) // batch
     eval_every = max(1, spe // 4)
 
-    def make(rule, keep=False):
+    def make(rule, keep=False, sgd=None):
         return credax.train.make_fit(
             rule,
             init_model,
-            optax.adam(args.lr),
+            optax.adam(args.lr) if sgd is None else optax.sgd(sgd),
             loss=LOSS,
             train=train,
             test=test,
@@ -214,12 +214,16 @@ def main(argv=None):
             "inverse_steps": steps_i,
             "inverse_optimizer": optax.adam(lr_i),
         }
+    # Inhibition trained to cancel the feedback excitation (E/I balance) instead of denoising.
+    variants["balance (i learns to cancel g(h_l+1)), sigma2=1"] = {"sigma": 1.0, "balance": True}
+    variants["SGD 0.05 forward, sigma2=1"] = {"sigma": 1.0, "_sgd": 0.05}
     print(f"part 2 ({args.sweep_seeds} seeds): {'variant':34s} train loss  layer angles | "
           "target angle to DTP | inhibition vs g∘f")  # fmt: skip
     for label, opts in variants.items():
         t0 = time.perf_counter()
+        rule_opts = {k: v for k, v in opts.items() if not k.startswith("_")}
         h = credax.train.sweep(
-            make(credax.balanced_inhibition_gradient(LOSS, **opts)),
+            make(credax.balanced_inhibition_gradient(LOSS, **rule_opts), sgd=opts.get("_sgd")),
             1,
             args.sweep_seeds,
             rule_key_per_seed=True,

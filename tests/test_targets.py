@@ -149,6 +149,22 @@ def test_feedback_networks_learn_inside_update(name):
         assert bool(jnp.all(after < 0.5 * before)), (before, after)
 
 
+def test_balanced_inhibition_approaches_dtp_when_it_learns_to_cancel_feedback():
+    """With ``balance=True`` the inhibition learns ``i_l ≈ g_l ∘ f_{l+1}`` (the feedback excitation
+    at the free state), so BIG at σ = 1 approaches DTP; the denoising inhibition does not."""
+    params, x, y = small()
+    out = {}
+    for balance in (True, False):
+        rule = credax.balanced_inhibition_gradient(
+            LOSS, balance=balance, inverse_optimizer=optax.adam(1e-2)
+        )
+        _, state = _relax(rule, params, (x, y), 300)
+        out[balance] = rule.diagnostics(params, state, (x, y))
+    assert bool(jnp.all(out[True]["inhibition_vs_dtp"] < 0.1)), out[True]
+    assert bool(jnp.all(out[True]["target_angle_dtp"] < 10.0)), out[True]
+    assert bool(jnp.all(out[False]["inhibition_vs_dtp"] > 0.3)), out[False]
+
+
 def test_alternating_schedule_uses_the_trained_inverses():
     """With ``alternating=True`` the inverses take their step first and the targets go through
     the new inverses: the forward updates are those of the simultaneous schedule given them."""

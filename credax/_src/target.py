@@ -150,6 +150,18 @@ def _denoising_loss(inhibition, hs: list, eps: list):
     return total
 
 
+def _balance_loss(inhibition, inverses, hs: list):
+    """``Σ_l ½‖i_l(h_l) - g_l(h_{l+1})‖²`` (batch mean): inhibition learns to cancel the feedback
+    excitation the cell receives when the layer above is at its own activity."""
+    total = 0.0
+    for l, i in enumerate(inhibition):
+        h = jax.lax.stop_gradient(hs[l])
+        e_fb = jax.lax.stop_gradient(_batched(inverses[l], hs[l + 1]))
+        r = _batched(i, h) - e_fb
+        total = total + 0.5 * jnp.mean(jnp.sum(jnp.square(r.astype(jnp.float32)), axis=-1))
+    return total
+
+
 def _apply(opt, grads, opt_state, nets):
     updates, opt_state = opt.update(grads, opt_state, nets)
     return optax.apply_updates(nets, updates), opt_state
@@ -408,6 +420,7 @@ def balanced_inhibition_gradient(
     noise: float = 0.1,
     inverse_optimizer: optax.GradientTransformation | None = None,
     inverse_steps: int = 1,
+    balance: bool = False,
 ) -> LearningRule:
     """The balanced inhibition gradient (BIG): ``t_l = h_l/σ² + g_l(t_{l+1}) - i_l(h_l)/σ²``.
 
@@ -436,6 +449,11 @@ def balanced_inhibition_gradient(
         noise: std of the noise injected when training the feedback ``g_l`` (≥ 0).
         inverse_optimizer: an optax transformation for ``g`` and ``i`` (default Adam 1e-3).
         inverse_steps: updates of ``g`` and ``i`` per call (≥ 1).
+        balance: train ``i_l`` to cancel the feedback excitation instead of denoising,
+            ``½‖i_l(h_l) - g_l(h_{l+1})‖²``: inhibition that keeps E/I balanced while the layer
+            above carries its own activity. An extension, not in the abstract: ``i_l`` then
+            approaches ``g_l ∘ f_{l+1}``, and BIG at ``σ = 1`` approaches DTP (and its
+            stability) without DTP's second feedback pass.
 
     Returns:
         A ``LearningRule`` (supervised) with state ``BalancedInhibitionState``. Its diagnostics
@@ -466,6 +484,7 @@ def balanced_inhibition_gradient(
     noise = check_positive("noise", noise, allow_zero=True)
     opt = _check_optimizer(inverse_optimizer)
     inverse_steps = check_count("inverse_steps", inverse_steps)
+    balance = check_flag("balance", balance)
 
     def init(key, params):
         chain = dense_chain(params, BIG)
@@ -476,9 +495,12 @@ def balanced_inhibition_gradient(
 
     def objective(nets, chain, hs, eps_g, eps_i):
         inverses, inhibition = nets
-        return _reconstruction_loss(inverses, chain, hs, eps_g) + _denoising_loss(
-            inhibition, hs, eps_i
+        own = (
+            _balance_loss(inhibition, inverses, hs)
+            if balance
+            else _denoising_loss(inhibition, hs, eps_i)
         )
+        return _reconstruction_loss(inverses, chain, hs, eps_g) + own
 
     def targets(chain, tr, y, state):
         hs = list(tr.outputs)
