@@ -30,6 +30,7 @@ to download, which this machine cannot (the script tries and says so).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 from pathlib import Path
@@ -95,6 +96,10 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--sweep-seeds", type=int, default=3, help="seeds of parts 2 (σ², inhibition)")
     p.add_argument("--quick", action="store_true", help="a one-minute version")
+    p.add_argument(
+        "--fresh", action="store_true", help="recompute everything (default: reuse the results "
+        "of an earlier run with the same settings found in --out's JSON)"
+    )  # fmt: skip
     p.add_argument("--out", default=str(RESULTS / "big_vs_dtp"))
     args = p.parse_args(argv)
     if args.quick:
@@ -149,6 +154,13 @@ def main(argv=None):
         "part2": {},
         "part3": {},
     }
+    previous = {"part1": {}, "part2": {}}
+    old_path = out.with_suffix(".json")
+    if old_path.exists() and not args.fresh:
+        old = json.loads(old_path.read_text())
+        if old.get("setup") == json.loads(json.dumps(setup)):
+            previous = old
+            print(f"reusing finished results from {old_path} (--fresh to recompute)")
     steps = np.asarray(make(credax.backprop(LOSS)).eval_steps)
     epochs_axis = steps / spe
     print(f"{setup['data']}; {setup['model']}; {args.seeds} seeds; MNIST: {mnist}")
@@ -164,6 +176,13 @@ def main(argv=None):
     hists, big_final = {}, None
     print(f"{'rule':8s} {'train loss':>14s} {'test acc %':>14s}  angle to gradient per layer (deg)")
     for name, rule in rules.items():
+        if name in previous["part1"] and name != "big":  # BIG is rerun: part 3 needs its state
+            rec = payload["part1"][name] = previous["part1"][name]
+            hists[name] = credax.train.History(
+                {k: np.asarray(v, np.float64) for k, v in rec["curves"].items()}
+            )
+            print(f"{name:8s} (earlier run) train loss {rec['final_train_loss'][0]:.3f}")
+            continue
         t0 = time.perf_counter()
         res = credax.train.sweep(
             make(rule, keep=name == "big"), 0, args.seeds, rule_key_per_seed=name != "bp"
@@ -220,6 +239,10 @@ def main(argv=None):
     print(f"part 2 ({args.sweep_seeds} seeds): {'variant':34s} train loss  layer angles | "
           "target angle to DTP | inhibition vs g∘f")  # fmt: skip
     for label, opts in variants.items():
+        if label in previous["part2"]:
+            payload["part2"][label] = previous["part2"][label]
+            print(f"  {label:34s} (earlier run)")
+            continue
         t0 = time.perf_counter()
         rule_opts = {k: v for k, v in opts.items() if not k.startswith("_")}
         h = credax.train.sweep(
