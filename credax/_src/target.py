@@ -7,8 +7,9 @@ through learned feedback networks, and lets each layer reduce its own distance t
 pre-activation is ``δ_l = σ'(a_l) ⊙ (h_l - t_l)`` and ``credax.nets.local_updates`` turns it into
 ``ΔW_l = δ_l h_{l-1}ᵀ``. With ``η = 1`` the output layer's update is backprop's exactly.
 
-Rules differ in how a target is sent down (layers ``l = 0 .. N-2``; ``f_{l+1}`` is the layer
-above, ``g_l`` its learned inverse, ``i_l`` a local inhibitory circuit):
+Layers are numbered ``l = 1 .. N`` (``h_0`` the input, ``h_N`` the output layer's activity);
+rules differ in how a target is sent down to the hidden layers (``l = 1 .. N-1``; ``f_{l+1}`` is
+the layer above, ``g_l`` its learned inverse, ``i_l`` a local inhibitory circuit):
 
 - target propagation (Bengio 2014): ``t_l = g_l(t_{l+1})``;
 - difference target propagation (Lee et al. 2015; eq. 3 of the BIG abstract):
@@ -49,7 +50,8 @@ class TargetPropagationState(NamedTuple):
     """State of target propagation and difference target propagation.
 
     Attributes:
-        inverses: ``g_l`` for ``l = 0 .. N-2``, credax ``Dense`` layers ``n_{l+1} -> n_l``.
+        inverses: ``g_l`` for the hidden layers ``l = 1 .. N-1`` (``inverses[l-1]``), credax
+            ``Dense`` layers ``n_{l+1} -> n_l``.
         opt_state: the inverse optimizer's state.
         key: PRNG key for the noise injected when training the inverses, split on every update.
     """
@@ -63,9 +65,9 @@ class BalancedInhibitionState(NamedTuple):
     """State of the balanced inhibition gradient.
 
     Attributes:
-        inverses: the feedback ``g_l`` (feedback excitation ``E_fb``), ``l = 0 .. N-2``,
+        inverses: the feedback ``g_l`` (feedback excitation ``E_fb``), ``l = 1 .. N-1``,
             credax ``Dense`` layers ``n_{l+1} -> n_l``.
-        inhibition: the local inhibition ``i_l``, ``l = 0 .. N-2``: any callable Module on one
+        inhibition: the local inhibition ``i_l``, ``l = 1 .. N-1``: any callable Module on one
             example ``(n_l,) -> (n_l,)``; by default a ``Sequential`` of two ``Dense`` layers
             ``n_l -> n_{l+1} -> n_l``, the shape of ``g_l ∘ f_{l+1}``.
         opt_state: the optimizer state of ``(inverses, inhibition)`` (re-initialise it,
@@ -457,7 +459,7 @@ def balanced_inhibition_gradient(
 
     Returns:
         A ``LearningRule`` (supervised) with state ``BalancedInhibitionState``. Its diagnostics
-        record, per hidden layer ``l = 0 .. N-2`` on the probe batch (RMS over examples and
+        record, per hidden layer ``l = 1 .. N-1`` on the probe batch (RMS over examples and
         units): ``excitation_ff`` (``h_l = f_l(h_{l-1})``), ``excitation_fb`` (``g_l(t_{l+1})``),
         ``inhibition`` (``i_l(h_l)``), ``ei_balance`` (``rms(E_fb - I) / rms(E_fb)``: 0 is
         perfect balance), ``inhibition_vs_dtp`` (``rms(i_l(h_l) - g_l(f_{l+1}(h_l))) /
