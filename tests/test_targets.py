@@ -304,3 +304,17 @@ def test_a_network_without_hidden_layer_is_refused(factory):
     rule = getattr(credax, factory)(LOSS)
     with pytest.raises(ValueError, match="at least 2 Dense layers"):
         rule.init(0, nets.mlp([4, 3], activation=jnp.tanh, key=0))
+
+
+def test_predict_survives_composition_and_drives_the_default_evaluation():
+    """``masked`` and ``chain`` keep the rule's ``predict``; ``supervised_evaluation`` then scores
+    the free equilibrium's outputs, not the feedforward pass."""
+    params, x, y = small()
+    ep = credax.equilibrium_propagation(LOSS)
+    mask = nets.layer_mask(params, [0, 1, 2])
+    for rule in (credax.masked(ep, mask), credax.chain(credax.backprop(LOSS), ep)):
+        assert rule.predict is ep.predict
+    evaluate = credax.train.supervised_evaluation(LOSS, ep, angles=False)
+    rec = evaluate(params, (), (x, y), (x, y))
+    np.testing.assert_allclose(rec["test_loss"], LOSS(ep.predict(params, x), y), rtol=1e-6)
+    assert float(rec["test_loss"]) != float(LOSS(jax.vmap(params)(x), y))
