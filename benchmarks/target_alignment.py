@@ -714,7 +714,7 @@ def main(argv=None):
             "loss": "softmax cross-entropy",
             "optimizer": "Adam on the rule's updates (forward weights); TP/DTP/BIG feedback "
             "networks learn inside the rule with their own Adam (inverse_lr)",
-            "angles": "credax.train.supervised_evaluation: per layer, degrees between the "
+            "angles": "credax.tasks.supervised_evaluation: per layer, degrees between the "
             "rule's update and backprop's on a fixed probe batch of 256 training examples; for "
             "EP the reference is the gradient of the loss of its own settled output "
             "(rule.predict)",

@@ -10,21 +10,19 @@ from credax import train as train
 from credax._src.combine import MaskedState as MaskedState
 from credax._src.combine import chain as chain
 from credax._src.combine import masked as masked
-from credax._src.energy import EquilibriumPropagationState as EquilibriumPropagationState
-from credax._src.energy import PredictiveCodingState as PredictiveCodingState
 from credax._src.energy import equilibrium_propagation as equilibrium_propagation
 from credax._src.energy import predictive_coding as predictive_coding
-from credax._src.feedback import DirectFeedbackAlignmentState as DirectFeedbackAlignmentState
-from credax._src.feedback import FeedbackAlignmentState as FeedbackAlignmentState
-from credax._src.feedback import KolenPollackState as KolenPollackState
-from credax._src.feedback import SignSymmetryState as SignSymmetryState
-from credax._src.feedback import WeightMirrorState as WeightMirrorState
-from credax._src.feedback import direct_feedback_alignment as direct_feedback_alignment
-from credax._src.feedback import feedback_alignment as feedback_alignment
-from credax._src.feedback import glorot_uniform as glorot_uniform
-from credax._src.feedback import kolen_pollack as kolen_pollack
-from credax._src.feedback import sign_symmetry as sign_symmetry
-from credax._src.feedback import weight_mirror as weight_mirror
+from credax._src.feedback._rules import DirectFeedbackAlignmentState as DirectFeedbackAlignmentState
+from credax._src.feedback._rules import FeedbackAlignmentState as FeedbackAlignmentState
+from credax._src.feedback._rules import KolenPollackState as KolenPollackState
+from credax._src.feedback._rules import SignSymmetryState as SignSymmetryState
+from credax._src.feedback._rules import WeightMirrorState as WeightMirrorState
+from credax._src.feedback._rules import direct_feedback_alignment as direct_feedback_alignment
+from credax._src.feedback._rules import feedback_alignment as feedback_alignment
+from credax._src.feedback._rules import glorot_uniform as glorot_uniform
+from credax._src.feedback._rules import kolen_pollack as kolen_pollack
+from credax._src.feedback._rules import sign_symmetry as sign_symmetry
+from credax._src.feedback._rules import weight_mirror as weight_mirror
 from credax._src.perturbation import AgrelState as AgrelState
 from credax._src.perturbation import ForwardGradientState as ForwardGradientState
 from credax._src.perturbation import NodePerturbationState as NodePerturbationState
@@ -35,9 +33,11 @@ from credax._src.perturbation import forward_gradient as forward_gradient
 from credax._src.perturbation import node_perturbation as node_perturbation
 from credax._src.perturbation import reinforce as reinforce
 from credax._src.perturbation import weight_perturbation as weight_perturbation
-from credax._src.rule import BackpropState as BackpropState
+from credax._src.rule import EmptyState as EmptyState
 from credax._src.rule import LearningRule as LearningRule
 from credax._src.rule import backprop as backprop
+from credax._src.rule import complete as complete
+from credax._src.rule import init_empty as init_empty
 from credax._src.rule import make_rule as make_rule
 from credax._src.target import BalancedInhibitionState as BalancedInhibitionState
 from credax._src.target import TargetPropagationState as TargetPropagationState
@@ -45,21 +45,19 @@ from credax._src.target import balanced_inhibition_gradient as balanced_inhibiti
 from credax._src.target import difference_target_propagation as difference_target_propagation
 from credax._src.target import target_propagation as target_propagation
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "AgrelState",
-    "BackpropState",
     "BalancedInhibitionState",
     "DirectFeedbackAlignmentState",
-    "EquilibriumPropagationState",
+    "EmptyState",
     "FeedbackAlignmentState",
     "ForwardGradientState",
     "KolenPollackState",
     "LearningRule",
     "MaskedState",
     "NodePerturbationState",
-    "PredictiveCodingState",
     "ReinforceState",
     "SignSymmetryState",
     "TargetPropagationState",
@@ -69,6 +67,7 @@ __all__ = [
     "backprop",
     "balanced_inhibition_gradient",
     "chain",
+    "complete",
     "data",
     "difference_target_propagation",
     "direct_feedback_alignment",
@@ -76,6 +75,7 @@ __all__ = [
     "feedback_alignment",
     "forward_gradient",
     "glorot_uniform",
+    "init_empty",
     "kolen_pollack",
     "losses",
     "make_rule",

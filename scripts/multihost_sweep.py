@@ -13,7 +13,7 @@ Run the same command in every process, each with its own ``--process-id``::
 Each process runs its share of the seeds (the seed axis is sharded over the devices of all
 processes); every process gets the whole result, and process 0 alone writes ``--out``: the
 history records (``{N}seeds/history/NAME``), ``{N}seeds/diverged_step`` and the final
-parameter leaves (``{N}seeds/params/I``), each with leading axes ``[seed, feedback]``, for each
+parameter leaves (``{N}seeds/params/I``), each with leading axes ``[seed, draw]``, for each
 seed count ``N`` of ``--seeds`` (an odd count over two processes is padded, then dropped).
 ``tests/test_distributed.py`` compares the two files.
 """
@@ -69,7 +69,7 @@ def main(argv=None) -> int:
     p.add_argument("--num-processes", type=int, default=None)
     p.add_argument("--process-id", type=int, default=None)
     p.add_argument("--seeds", type=int, nargs="+", default=[4], help="seed counts, one sweep each")
-    p.add_argument("--feedback", type=int, default=2, help="feedback draws per seed")
+    p.add_argument("--draws", type=int, default=2, help="draws of the rule key per seed")
     p.add_argument(
         "--aot",
         action="store_true",
@@ -89,10 +89,10 @@ def main(argv=None) -> int:
     found = {}
     for n in args.seeds:
         t0 = time.perf_counter()
-        res = credax.train.sweep(fit, 0, n, n_feedback=args.feedback)
+        res = credax.train.sweep(fit, 0, n, n_draws=args.draws)
         dt = time.perf_counter() - t0
         print(
-            f"process {jax.process_index()}/{jax.process_count()}: {n} seeds x {args.feedback} "
+            f"process {jax.process_index()}/{jax.process_count()}: {n} seeds x {args.draws} "
             f"draws on {jax.device_count()} devices ({jax.local_device_count()} local) in "
             f"{dt:.1f}s; final test_loss of draw 0: {res.history['test_loss'][:, 0, -1]}",
             file=sys.stderr,
@@ -100,7 +100,7 @@ def main(argv=None) -> int:
         )
         found.update({f"{n}seeds/{k}": v for k, v in arrays(res).items()})
         if args.aot:
-            keys = credax.train.sweep_keys(0, n, args.feedback)
+            keys = credax.train.sweep_keys(0, n, args.draws)
             res = jax.device_get(credax.train.sweep_fn(fit).compile(*keys)(*keys))
             found.update({f"{n}seeds_aot/{k}": v for k, v in arrays(res).items()})
     if jax.process_index() == 0:  # every process has the whole result; one writes it

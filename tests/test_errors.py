@@ -9,12 +9,26 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import pytest
-from conftest import RULE_NAMES, RULES, make_batch, make_mlp, make_rule
+from conftest import (
+    RULE_NAMES,
+    RULES,
+    make_batch,
+    make_mlp,
+    make_rule,
+    rule_batch,
+    with_task,
+    with_trait,
+)
 
 import credax
 
 LOSS = credax.losses.softmax_cross_entropy
 rules = pytest.mark.parametrize("rule_name", RULE_NAMES)
+supervised = pytest.mark.parametrize("rule_name", with_task(credax.tasks.SUPERVISED))
+modulated = pytest.mark.parametrize("rule_name", with_task(credax.tasks.MODULATED))
+with_loss = pytest.mark.parametrize(
+    "rule_name", [n for n, e in RULES.items() if credax.tasks.TASKS[e.task].takes_loss]
+)
 
 
 @functools.cache
@@ -24,66 +38,101 @@ def setup(rule_name: str):
     return rule, params, rule.init(jax.random.key(1), params)
 
 
-# --- batches --------------------------------------------------------------------------------------
+# --- batches: every task ----------------------------------------------------------------------
+
+
+def _with_x(rule_name, x):
+    """A batch of the rule's task with inputs ``x``."""
+    batch = rule_batch(rule_name, jax.random.key(2), (5,))
+    return x if not isinstance(batch, tuple) else (x, batch[1][: x.shape[0]])
 
 
 @rules
 def test_wrong_input_shape(rule_name):
     rule, params, state = setup(rule_name)
-    x, y = make_batch(jax.random.key(2), (4,))
-    with pytest.raises(ValueError, match=re.escape("(B, 5)")):
-        rule.update(params, state, (x, y))
+    x = jax.random.normal(jax.random.key(2), (3, 4))
+    with pytest.raises(
+        ValueError, match=re.escape("expected inputs of shape (B, 5) for this model")
+    ):
+        rule.update(params, state, _with_x(rule_name, x))
 
 
 @rules
 def test_wrong_input_shape_under_jit(rule_name):
     rule, params, state = setup(rule_name)
-    x, y = make_batch(jax.random.key(2), (4,))
-    with pytest.raises(ValueError, match=re.escape("(B, 5)")):
-        jax.jit(rule.update)(params, state, (x, y))
+    x = jax.random.normal(jax.random.key(2), (3, 4))
+    with pytest.raises(
+        ValueError, match=re.escape("expected inputs of shape (B, 5) for this model")
+    ):
+        jax.jit(rule.update)(params, state, _with_x(rule_name, x))
 
 
 @rules
 def test_unbatched_input(rule_name):
     rule, params, state = setup(rule_name)
-    with pytest.raises(ValueError, match="shape"):
-        rule.update(params, state, (jnp.ones(5), jnp.array(1)))
+    batch = rule_batch(rule_name, jax.random.key(2), (5,))
+    x = jnp.ones(5)
+    bad = x if not isinstance(batch, tuple) else (x, batch[1][0])
+    with pytest.raises(ValueError, match=r"expected (inputs|x) of shape \(B, (5\) for|\.\.\.\))"):
+        rule.update(params, state, bad)
 
 
 @rules
+def test_empty_batch(rule_name):
+    rule, params, state = setup(rule_name)
+    with pytest.raises(ValueError, match=re.escape("a batch of at least one example, got inputs")):
+        rule.update(params, state, _with_x(rule_name, jnp.ones((0, 5))))
+
+
+# --- batches: supervised and modulated ----------------------------------------------------------
+
+
+@supervised
 def test_labels_out_of_range(rule_name):
     rule, params, state = setup(rule_name)
     x, _ = make_batch(jax.random.key(2), (5,))
-    with pytest.raises(ValueError, match=re.escape("[0, 3)")):
+    with pytest.raises(ValueError, match=re.escape("labels must lie in [0, 3) for 3 outputs")):
         rule.update(params, state, (x, jnp.array([0, 1, 3])))
-    with pytest.raises(ValueError, match=re.escape("[0, 3)")):
+    with pytest.raises(ValueError, match=re.escape("labels must lie in [0, 3) for 3 outputs")):
         rule.update(params, state, (x, jnp.array([0, -1, 2])))
 
 
-@rules
+@supervised
 def test_batch_size_mismatch(rule_name):
     rule, params, state = setup(rule_name)
     x, _ = make_batch(jax.random.key(2), (5,), batch=3)
-    with pytest.raises(ValueError, match="same B"):
+    with pytest.raises(ValueError, match=re.escape("with the same B, got x (3, 5) and y (2,)")):
         rule.update(params, state, (x, jnp.array([0, 1])))
 
 
-@rules
+@supervised
 def test_target_shape_mismatch(rule_name):
     rule, params, state = setup(rule_name)
     x, _ = make_batch(jax.random.key(2), (5,), batch=3)
-    with pytest.raises(ValueError, match=re.escape("(3, 3)")):
+    with pytest.raises(ValueError, match=re.escape("expected targets of shape (3, 3)")):
         rule.update(params, state, (x, jnp.zeros((3, 4))))
 
 
-@rules
+@supervised
 def test_batch_not_a_pair(rule_name):
     rule, params, state = setup(rule_name)
     x, y = make_batch(jax.random.key(2), (5,))
-    with pytest.raises(TypeError, match=re.escape("(x, y)")):
+    with pytest.raises(TypeError, match=re.escape("expected a supervised batch (x, y), got Array")):
         rule.update(params, state, x)
-    with pytest.raises(TypeError, match=re.escape("(x, y)")):
+    with pytest.raises(TypeError, match=re.escape("(x, y), got tuple of length 3")):
         rule.update(params, state, (x, y, y))
+
+
+@modulated
+def test_modulator_shape_and_dtype(rule_name):
+    rule, params, state = setup(rule_name)
+    x, y = make_batch(jax.random.key(2), (5,), batch=3)
+    with pytest.raises(ValueError, match=re.escape("modulator m of shape (), (3,) or (3, n)")):
+        rule.update(params, state, (x, jnp.ones(2)))
+    with pytest.raises(TypeError, match="integer labels are not a modulator"):
+        rule.update(params, state, (x, y))
+    with pytest.raises(TypeError, match=re.escape("expected a modulated batch (x, m)")):
+        rule.update(params, state, x)
 
 
 def test_lenet_wrong_input_shape():
@@ -111,36 +160,47 @@ def test_user_model_wrong_input_shape_names_the_layer():
 # --- params and states ----------------------------------------------------------------------------
 
 
+NOT_A_MODEL = "expected params to be a layered credax model .* got dict with no credax layer"
+
+
 @rules
 def test_params_not_a_credax_model(rule_name):
     rule = make_rule(rule_name)
     params = {"w": jnp.ones((3, 5)), "b": jnp.zeros(3)}
-    with pytest.raises(TypeError, match="credax"):
+    with pytest.raises(TypeError, match=NOT_A_MODEL):
         rule.init(jax.random.key(0), params)
     _, _, state = setup(rule_name)
-    with pytest.raises(TypeError, match="credax"):
-        rule.update(params, state, make_batch(jax.random.key(2), (5,)))
+    with pytest.raises(TypeError, match=NOT_A_MODEL):
+        rule.update(params, state, rule_batch(rule_name, jax.random.key(2), (5,)))
 
 
 @pytest.mark.parametrize(
-    "rule_name", [n for n, spec in RULES.items() if spec.feedback_path or spec.direct]
+    "rule_name, match",
+    [(n, "feedback matrices must match the layers' weights") for n in with_trait("feedback_path")]
+    + [(n, "DFA feedback shapes must be") for n in with_trait("direct")],
 )
-def test_state_for_another_model(rule_name):
+def test_state_for_another_model(rule_name, match):
     """A feedback state built for one architecture is refused by another, naming the expected
     shapes. (Sign symmetry rebuilds its feedback from the weights at every update.)"""
     rule, _, state = setup(rule_name)
     other = make_mlp(jax.random.key(0), sizes=(5, 4, 3))
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError, match=match):
         rule.update(other, state, make_batch(jax.random.key(2), (5,)))
 
 
 # --- constructor options --------------------------------------------------------------------------
 
 
-@rules
+@with_loss
 def test_non_callable_loss(rule_name):
-    with pytest.raises(TypeError, match="callable"):
+    with pytest.raises(TypeError, match="expected loss to be a callable loss"):
         make_rule(rule_name, "softmax_cross_entropy")
+
+
+@pytest.mark.parametrize("rule_name", [n for n in RULE_NAMES if n not in with_task("supervised")])
+def test_a_loss_to_a_rule_without_one(rule_name):
+    with pytest.raises(TypeError, match=f"{rule_name} .* is {RULES[rule_name].task}: it takes no"):
+        RULES[rule_name].make(credax.losses.mse)
 
 
 @rules

@@ -1,5 +1,7 @@
 """Every rule learns: a jitted ``lax.scan`` of rule update + optax step lowers the loss on a small
-fixed-seed task, and rules that learn their feedback bring it into line with the forward weights.
+fixed-seed task (a rule of another task trained as its task's protocol has it: an unsupervised
+rule under a delta-rule readout, ``credax.tasks.readout``), and rules that learn their feedback
+bring it into line with the forward weights.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from conftest import LEARNED_FEEDBACK_RULES, RULE_NAMES, RULES, make_rule
+from conftest import LEARNED_FEEDBACK_RULES, RULE_NAMES, RULES, make_rule, settings
 
 import credax
 
@@ -61,23 +63,41 @@ def make_train(rule, opt, steps):
     return train
 
 
+def protocol_rule(rule_name: str):
+    """The rule as ``credax run`` trains it on labelled data (its task's protocol)."""
+    task = credax.tasks.TASKS[RULES[rule_name].task]
+    return task.protocol(make_rule(rule_name), loss=LOSS, classification=True)[0]
+
+
 @functools.cache
 def trained(rule_name: str):
-    train = make_train(make_rule(rule_name), optax.adam(1e-2), STEPS)
+    train = make_train(protocol_rule(rule_name), optax.adam(1e-2), STEPS)
     return train(jax.random.key(1), jax.random.key(2))
 
 
-@pytest.mark.parametrize("rule_name", RULE_NAMES)
+# Learning is a loss that falls: for supervised rules their own, for unsupervised rules a
+# readout's on what they learn. A modulated rule's learning depends on what its modulator
+# means (its family's tests say); here its protocol is run in the vmap test below.
+@pytest.mark.parametrize(
+    "rule_name", [n for n in RULE_NAMES if RULES[n].task != credax.tasks.MODULATED]
+)
 def test_rule_lowers_the_loss(rule_name):
     *_, losses = trained(rule_name)
     assert bool(jnp.all(jnp.isfinite(losses))), losses
     initial, final = float(losses[0]), float(losses[-1])
-    # All rules reach < 0.3 × the initial loss here (backprop ~1e-3); demand half.
-    assert final < 0.5 * initial, (initial, final)
-    # and classifies the training set well above chance (1/3); all rules reach >= 0.9 here.
     _, _, params, _, _ = trained(rule_name)
     x, y = task()
-    assert float(credax.losses.accuracy(jax.vmap(params)(x), y)) > 0.8
+    accuracy = float(credax.losses.accuracy(jax.vmap(params)(x), y))
+    if RULES[rule_name].task == credax.tasks.SUPERVISED:
+        # All rules reach < 0.3 × the initial loss here (backprop ~1e-3); demand half,
+        # and a training set classified well above chance (1/3); all reach >= 0.9 here.
+        assert final < 0.5 * initial, (initial, final)
+        assert accuracy > 0.8, accuracy
+    else:
+        # Only the readout learns from the labels, on the representation the rule learns
+        # (the test rule's decaying Hebbian layers: 1.25 -> 0.91); demand a fall of 15%.
+        assert final < 0.85 * initial, (initial, final)
+        assert accuracy > 0.5, accuracy
 
 
 @pytest.mark.parametrize("rule_name", LEARNED_FEEDBACK_RULES)
@@ -166,11 +186,11 @@ def test_training_vmapped_over_seeds_matches_single_runs(rule_name):
 
     SGD, not Adam: Adam's normalisation blows float rounding in near-zero gradients up to full
     steps, which says nothing about the rule."""
-    train = make_train(make_rule(rule_name), optax.sgd(0.1), 5)
+    train = make_train(protocol_rule(rule_name), optax.sgd(0.1), 5)
     net_keys = jax.random.split(jax.random.key(7), 2)
     rule_keys = jax.random.split(jax.random.key(8), 2)
     *_, v_params, _, v_losses = jax.vmap(train)(net_keys, rule_keys)
-    rtol, atol = (max(t, d) for t, d in zip(RULES[rule_name].tolerance, (1e-4, 1e-6)))
+    rtol, atol = (max(t, d) for t, d in zip(settings(rule_name).tolerance, (1e-4, 1e-6)))
     for i in range(2):
         *_, params, _, losses = train(net_keys[i], rule_keys[i])
         chex.assert_trees_all_close(v_losses[i], losses, rtol=rtol, atol=atol)

@@ -183,13 +183,14 @@ def test_reinforce_perfect_baseline_lowers_variance():
     params, batch = tiny()
     x, y = batch
     sigma = 0.1
-    layers = credax.nets.find_layers(params)
+    shapes = credax.nets.preactivation_shapes(params, x)
 
     def expected_reward(params):
         def one(k):
-            xi = perturbation._activity_noise(k, layers, x.shape[0], sigma)
-            out = perturbation._forward(params, x, offsets=xi)
-            return -perturbation.per_example_losses(LOSS, out, y)
+            keys = jax.random.split(k, len(shapes))
+            xi = [sigma * jax.random.normal(kk, s.shape, s.dtype) for kk, s in zip(keys, shapes)]
+            out = credax.nets.trace(params, x, offsets=xi).output
+            return -jax.vmap(lambda o, t: LOSS(o[None], t[None]))(out, y)
 
         return jnp.mean(jax.vmap(one)(jax.random.split(jax.random.key(9), 4096)), axis=0)
 

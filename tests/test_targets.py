@@ -314,7 +314,7 @@ def test_predict_survives_composition_and_drives_the_default_evaluation():
     mask = nets.layer_mask(params, [0, 1, 2])
     for rule in (credax.masked(ep, mask), credax.chain(credax.backprop(LOSS), ep)):
         assert rule.predict is ep.predict
-    evaluate = credax.train.supervised_evaluation(LOSS, ep, angles=False)
+    evaluate = credax.tasks.supervised_evaluation(LOSS, ep, angles=False)
     rec = evaluate(params, (), (x, y), (x, y))
     np.testing.assert_allclose(rec["test_loss"], LOSS(ep.predict(params, x), y), rtol=1e-6)
     assert float(rec["test_loss"]) != float(LOSS(jax.vmap(params)(x), y))

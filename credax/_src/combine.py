@@ -15,23 +15,27 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from credax._src.batches import MODULATED, SUPERVISED, UNSUPERVISED
 from credax._src.checks import as_key
-from credax._src.rule import LearningRule
+from credax._src.rule import LearningRule, complete, forward
 
 
-def _check_rule(rule: Any, where: str) -> LearningRule:
-    if not (hasattr(rule, "init") and hasattr(rule, "update")):
-        raise TypeError(f"{where}: expected a credax.LearningRule, got {rule!r}")
-    return rule
-
-
-def _value_update(rule: LearningRule) -> Callable:
-    """``(params, state, batch) -> (updates, state, value or None)`` for any rule."""
-    fn = getattr(rule, "update_with_value", None)
-    if fn is not None:
-        return fn
-    return lambda params, state, batch: (*rule.update(params, state, batch), None)
+def chain_task(tasks: list[str | None]) -> str | None:
+    """The task of rules chained together: their batches must be one batch. Supervised and
+    modulated rules cannot share one (labels are not a modulator); unsupervised rules read the
+    inputs of either."""
+    known = {t for t in tasks if t is not None}
+    if {SUPERVISED, MODULATED} <= known:
+        raise ValueError(
+            "chain: supervised and modulated rules cannot share a batch ((x, y) labels are not a "
+            "modulator); wrap the modulated rule with credax.tasks.bandit to reward it from labels"
+        )
+    for task in (SUPERVISED, MODULATED, UNSUPERVISED):
+        if task in known:
+            return task
+    return None
 
 
 def chain(*rules: LearningRule) -> LearningRule:
@@ -41,7 +45,7 @@ def chain(*rules: LearningRule) -> LearningRule:
     split from the one given); every rule sees the same ``params`` and ``batch``. The chain's
     value (for the engine's training-loss record) is that of the first rule that reports one;
     its diagnostics are the union of the rules' diagnostics (a name reported by several rules is
-    suffixed by the rule's position, ``name/1``).
+    suffixed by the rule's position, ``name/1``); its task is the one batch all rules take.
 
     Args:
         *rules: one or more ``LearningRule``.
@@ -66,22 +70,26 @@ def chain(*rules: LearningRule) -> LearningRule:
     """
     if not rules:
         raise ValueError("chain: expected at least one rule")
-    rules = tuple(_check_rule(r, f"chain (rule {i})") for i, r in enumerate(rules))
-    steps = [_value_update(r) for r in rules]
+    rules = tuple(complete(r, f"chain (rule {i})") for i, r in enumerate(rules))
+    task = chain_task([r.task for r in rules])
 
     def init(key, params):
         keys = jax.random.split(as_key(key, "chain init key"), len(rules))
         return tuple(r.init(k, params) for r, k in zip(rules, keys))
 
-    def update_with_value(params, state, batch):
+    def check_state(state):
         if not (isinstance(state, tuple) and len(state) == len(rules)):
             raise ValueError(
                 f"chain: expected a tuple of {len(rules)} rule states (from its init), got "
                 f"{type(state).__name__}"
+                + (f" of length {len(state)}" if isinstance(state, tuple) else "")
             )
+
+    def update_with_value(params, state, batch):
+        check_state(state)
         total, new_states, value = None, [], None
-        for step, s in zip(steps, state):
-            u, s, v = step(params, s, batch)
+        for rule, s in zip(rules, state):
+            u, s, v = rule.update_with_value(params, s, batch)
             new_states.append(s)
             total = u if total is None else jax.tree_util.tree_map(jnp.add, total, u)
             if value is None and v is not None:
@@ -92,27 +100,24 @@ def chain(*rules: LearningRule) -> LearningRule:
         updates, state, _ = update_with_value(params, state, batch)
         return updates, state
 
-    has_value = any(getattr(r, "update_with_value", None) is not None for r in rules)
-    has_diag = any(getattr(r, "diagnostics", None) is not None for r in rules)
-
     def diagnostics(params, state, batch):
+        check_state(state)
         out: dict[str, jax.Array] = {}
-        for i, (r, s) in enumerate(zip(rules, state)):
-            diag = getattr(r, "diagnostics", None)
-            if diag is None:
-                continue
-            for name, value in diag(params, s, batch).items():
+        for i, (rule, s) in enumerate(zip(rules, state)):
+            for name, value in rule.diagnostics(params, s, batch).items():
                 out[name if name not in out else f"{name}/{i}"] = value
         return out
 
-    return LearningRule(
-        init,
-        update,
-        update_with_value if has_value else None,
-        diagnostics if has_diag else None,
-        # the network the chain trains computes its outputs as its first rule that says how
-        next((r.predict for r in rules if getattr(r, "predict", None) is not None), None),
-    )
+    # The network the chain trains computes its outputs as its first rule that says how.
+    predict = next((r.predict for r in rules if r.predict is not forward), forward)
+    return LearningRule(init, update, update_with_value, diagnostics, predict, task)
+
+
+class _Pair:
+    """A mask leaf beside its parameter (not a pytree)."""
+
+    def __init__(self, mask, param):
+        self.mask, self.param = mask, param
 
 
 class MaskedState(NamedTuple):
@@ -128,6 +133,27 @@ class MaskedState(NamedTuple):
 Mask = Any  # a pytree of bools with params' structure, or params -> such a pytree
 
 
+def _is_bool(leaf: Any) -> bool:
+    return isinstance(leaf, (bool, np.bool_)) or (
+        hasattr(leaf, "dtype") and getattr(leaf, "dtype", None) == jnp.bool_
+    )
+
+
+def _check_mask_leaves(mask: Any) -> None:
+    leaves = jax.tree_util.tree_leaves(mask)
+    if not leaves:
+        raise TypeError(
+            f"masked: expected a mask of bools (e.g. credax.nets.layer_mask(params, 0)) or a "
+            f"function of params, got {mask!r}"[:300]
+        )
+    for leaf in leaves:
+        if not _is_bool(leaf):
+            raise TypeError(
+                "masked: expected a mask of bools (True where the rule's updates are kept), found "
+                f"a leaf {leaf!r}; use credax.nets.layer_mask or a pytree of True/False"[:300]
+            )
+
+
 def masked(rule: LearningRule, mask: Mask | Callable[[Any], Mask]) -> LearningRule:
     """A rule whose updates are kept where ``mask`` is True and zero elsewhere.
 
@@ -138,24 +164,28 @@ def masked(rule: LearningRule, mask: Mask | Callable[[Any], Mask]) -> LearningRu
     Args:
         rule: a ``LearningRule``.
         mask: a pytree of bools with params' structure (a leaf may also be a bool array of the
-            parameter's shape), or a function ``params -> mask``.
+            parameter's own shape), or a function ``params -> mask``.
 
     Returns:
-        A ``LearningRule`` with state ``MaskedState``; its value and diagnostics are the rule's.
+        A ``LearningRule`` with state ``MaskedState``; its value, diagnostics, prediction and
+        task are the rule's.
     """
-    rule = _check_rule(rule, "masked")
-    step = _value_update(rule)
+    rule = complete(rule, "masked")
     # A pytree of bools is a mask (even an equinox Module, which is callable); any other
     # callable is a function of params.
     leaves = jax.tree_util.tree_leaves(mask)
     is_tree = bool(leaves) and all(_is_bool(leaf) for leaf in leaves)
-    if not is_tree and not callable(mask):
-        _check_mask_leaves(mask)
+    if not is_tree:
+        if not callable(mask):
+            _check_mask_leaves(mask)
+        elif leaves and any(_is_bool(leaf) for leaf in leaves):
+            _check_mask_leaves(mask)  # a callable pytree holding bools and other leaves
 
     def resolve(params):
         m = mask if is_tree else mask(params)
+        _check_mask_leaves(m)
         try:
-            m = jax.tree_util.tree_map(lambda b, p: b, m, params)
+            pairs = jax.tree_util.tree_map(lambda b, p: _Pair(b, p), m, params)
         except ValueError:
             raise ValueError(
                 "masked: expected a mask with params' structure (e.g. "
@@ -163,46 +193,43 @@ def masked(rule: LearningRule, mask: Mask | Callable[[Any], Mask]) -> LearningRu
                 f"{jax.tree_util.tree_structure(m)} for params "
                 f"{jax.tree_util.tree_structure(params)}"
             ) from None
-        _check_mask_leaves(m)
+        for pair in jax.tree_util.tree_leaves(pairs, is_leaf=lambda n: isinstance(n, _Pair)):
+            shape, want = (
+                np.shape(pair.mask),
+                np.shape(pair.param) if hasattr(pair.param, "shape") else (),
+            )
+            if shape not in ((), want):
+                raise ValueError(
+                    f"masked: expected each mask leaf to be a bool or a bool array of its "
+                    f"parameter's shape {want}, got shape {shape}"
+                )
         return m
 
     def init(key, params):
         resolve(params)
         return MaskedState(rule.init(key, params))
 
+    def apply(u, keep):
+        if u is None:
+            return None
+        return jnp.where(keep, u, jnp.zeros_like(u)).astype(u.dtype)
+
     def update_with_value(params, state, batch):
         if not isinstance(state, MaskedState):
-            raise ValueError(f"masked: expected a MaskedState, got {type(state).__name__}")
+            raise ValueError(
+                f"masked: expected a MaskedState (from masked(...).init), got "
+                f"{type(state).__name__}"
+            )
         m = resolve(params)
-        updates, inner, value = step(params, state.inner, batch)
-        updates = jax.tree_util.tree_map(
-            lambda u, keep: jnp.where(keep, u, jnp.zeros_like(u)).astype(u.dtype), updates, m
-        )
+        updates, inner, value = rule.update_with_value(params, state.inner, batch)
+        updates = jax.tree_util.tree_map(apply, updates, m, is_leaf=lambda n: n is None)
         return updates, MaskedState(inner), value
 
     def update(params, state, batch):
         updates, state, _ = update_with_value(params, state, batch)
         return updates, state
 
-    diag = getattr(rule, "diagnostics", None)
-    has_value = getattr(rule, "update_with_value", None) is not None
-    return LearningRule(
-        init,
-        update,
-        update_with_value if has_value else None,
-        None if diag is None else (lambda params, state, batch: diag(params, state.inner, batch)),
-        getattr(rule, "predict", None),
-    )
+    def diagnostics(params, state, batch):
+        return rule.diagnostics(params, state.inner, batch)
 
-
-def _is_bool(leaf: Any) -> bool:
-    return isinstance(leaf, bool) or (hasattr(leaf, "dtype") and leaf.dtype == jnp.bool_)
-
-
-def _check_mask_leaves(mask: Any) -> None:
-    leaves = jax.tree_util.tree_leaves(mask)
-    if not leaves:
-        raise TypeError(f"masked: expected a mask of bools or a function of params, got {mask!r}")
-    for leaf in leaves:
-        if not _is_bool(leaf):
-            raise TypeError(f"masked: expected a mask of bools, found a leaf {leaf!r}"[:200])
+    return LearningRule(init, update, update_with_value, diagnostics, rule.predict, rule.task)

@@ -16,14 +16,13 @@ how the tests check equilibrium propagation against recurrent backprop.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import jax
 import jax.numpy as jnp
 
+from credax._src.batches import SUPERVISED, supervised_batch
 from credax._src.checks import check_count, check_flag, check_positive
-from credax._src.layers import local_updates, trace
-from credax._src.rule import LearningRule, check_batch, check_loss, make_rule
+from credax._src.nets._trace import local_updates, trace
+from credax._src.rule import LearningRule, check_loss, init_empty, make_rule
 from credax._src.stages import Chain, activation_vjp, dense_chain
 
 PC, EP = "predictive_coding", "equilibrium_propagation"
@@ -38,11 +37,6 @@ def _stage_batch(chain: Chain, l: int, h: jax.Array):
 
 
 # --- predictive coding ----------------------------------------------------------------------------
-
-
-class PredictiveCodingState(NamedTuple):
-    """Predictive coding keeps no state between batches: value nodes start at the feedforward
-    pass of every batch."""
 
 
 def predictive_coding_energy(
@@ -100,7 +94,7 @@ def predictive_coding(
         output_precision: ``λ`` > 0, the weight of the loss in the energy.
 
     Returns:
-        A ``LearningRule`` (supervised) with state ``PredictiveCodingState``; its value is the
+        A ``LearningRule`` (supervised) with state ``credax.EmptyState``; its value is the
         batch loss of the feedforward pass; its diagnostics record ``energy`` (``F`` per example
         after relaxation) and ``prediction_errors`` (RMS of ``ε_l`` per hidden layer).
 
@@ -126,7 +120,7 @@ def predictive_coding(
 
     def init(key, params):
         dense_chain(params, PC)
-        return PredictiveCodingState()
+        return init_empty(key, params)
 
     def relax(chain, x, hs, y):
         def step(values, _):
@@ -136,7 +130,7 @@ def predictive_coding(
         return jax.lax.scan(step, list(hs), length=steps)[0]
 
     def settle(params, batch):
-        x, y = check_batch(params, batch)
+        x, y = supervised_batch(params, batch)
         chain = dense_chain(params, PC)
         tr = trace(params, x)
         value = loss(tr.output, y)
@@ -172,18 +166,13 @@ def predictive_coding(
         energy = predictive_coding_energy(loss, chain, x, values, y, lam) / x.shape[0]
         return {"energy": energy, "prediction_errors": jnp.stack(errs)}
 
-    return make_rule(PC, init, update, diagnostics=diagnostics)
+    return make_rule(PC, init, update_with_value=update, diagnostics=diagnostics, task=SUPERVISED)
 
 
 # --- equilibrium propagation ----------------------------------------------------------------------
 
 
-class EquilibriumPropagationState(NamedTuple):
-    """Equilibrium propagation keeps no state between batches: the free phase starts at the
-    feedforward pass of every batch."""
-
-
-def hopfield_energy(chain: Chain, x: jax.Array, states: list) -> jax.Array:
+def layered_energy(chain: Chain, x: jax.Array, states: list) -> jax.Array:
     """The layered Hopfield energy of Scellier & Bengio (2017), summed over the batch::
 
         E(s) = Σ_l ½‖s_l‖² - Σ_l ρ_l(s_l) · (W_l ρ_{l-1}(s_{l-1}) + b_l),   ρ_{-1}(s_{-1}) = x
@@ -213,7 +202,7 @@ def equilibrium_propagation(
 ) -> LearningRule:
     """Equilibrium propagation: contrast a free and a weakly nudged equilibrium.
 
-    The network is the layered Hopfield energy ``E`` of :func:`hopfield_energy` on the model's
+    The network is the layered Hopfield energy ``E`` of :func:`layered_energy` on the model's
     own weights (used symmetrically: ``W_l`` feeds forward, ``W_lᵀ`` back), states ``s_l`` per
     layer. The free phase descends ``E`` from the feedforward pass, ``s ← s - ε ∂E/∂s`` for
     ``free_steps`` steps (``ε = step_size``), to ``s⁰``; its output ``s⁰_N`` is the network's
@@ -247,7 +236,7 @@ def equilibrium_propagation(
         step_size: ``ε`` > 0.
 
     Returns:
-        A ``LearningRule`` (supervised) with state ``EquilibriumPropagationState`` and
+        A ``LearningRule`` (supervised) with state ``credax.EmptyState`` and
         ``predict(params, x) -> outputs`` (the free equilibrium's output, which the default
         evaluation of ``credax.train`` uses); its value is the loss of the free equilibrium; its
         diagnostics record ``energy`` (``E(s⁰)`` per example) and ``free_vs_feedforward`` (RMS
@@ -276,11 +265,11 @@ def equilibrium_propagation(
 
     def init(key, params):
         dense_chain(params, EP)
-        return EquilibriumPropagationState()
+        return init_empty(key, params)
 
     def descend(chain, x, states, steps, y=None, b=0.0):
         def total(s):
-            e = hopfield_energy(chain, x, s)
+            e = layered_energy(chain, x, s)
             if y is None:
                 return e
             return e + b * x.shape[0] * loss(jax.vmap(chain.head)(s[-1]), y)
@@ -314,7 +303,7 @@ def equilibrium_propagation(
         return jax.vmap(chain.head)(s0[-1])
 
     def update(params, state, batch):
-        x, y = check_batch(params, batch)
+        x, y = supervised_batch(params, batch)
         chain, s0 = free(params, x)
         value = loss(jax.vmap(chain.head)(s0[-1]), y)
         b = x.shape[0]
@@ -329,11 +318,17 @@ def equilibrium_propagation(
         return updates, state, value
 
     def diagnostics(params, state, batch):
-        x, _ = check_batch(params, batch)
+        x, _ = supervised_batch(params, batch)
         chain, s0 = free(params, x)
         out = jax.vmap(chain.head)(s0[-1])
         gap = jnp.sqrt(jnp.mean(jnp.square(out - jax.vmap(params)(x))))
-        return {"energy": hopfield_energy(chain, x, s0) / x.shape[0], "free_vs_feedforward": gap}
+        return {"energy": layered_energy(chain, x, s0) / x.shape[0], "free_vs_feedforward": gap}
 
-    rule = make_rule(EP, init, update, diagnostics=diagnostics)
-    return rule._replace(predict=predict)
+    return make_rule(
+        EP,
+        init,
+        update_with_value=update,
+        diagnostics=diagnostics,
+        predict=predict,
+        task=SUPERVISED,
+    )

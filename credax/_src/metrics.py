@@ -1,4 +1,7 @@
-"""Diagnostics: how a rule's updates and feedback relate to backprop's. Pure, jit/vmap-able.
+"""Diagnostics: how a rule's updates relate to backprop's, and what every network has (weight
+norms, finiteness). Pure, jit/vmap-able; the feedback family's own metrics (feedback angles,
+sign concordance, Lillicrap's condition) live with it and are re-exported by
+``credax.metrics``.
 
 Angles are in degrees. A NaN or inf anywhere in an input makes the affected figure NaN, so a
 diverged run shows in every metric rather than passing silently; ``all_finite`` tests for it.
@@ -9,11 +12,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from credax._src.layers import Feedback, attach, find_layers, trace
-from credax._src.rule import Loss, check_batch
+from credax._src.batches import supervised_batch
+from credax._src.nets._select import find_layers, is_trainable
+from credax._src.nets._trace import preactivation_shapes, trace
+
+Loss = Any
 
 
 def _flat(tree: Any) -> jax.Array:
@@ -49,32 +56,6 @@ def update_angles(updates: Any, reference: Any) -> jax.Array:
     return jnp.stack([angle((a.weight, a.bias), (b.weight, b.bias)) for a, b in zip(la, lb)])
 
 
-def _pairs(params: Any, feedback: Sequence[jax.Array]) -> list[tuple[jax.Array, jax.Array]]:
-    weights = [layer.weight for layer in find_layers(params)]
-    if len(weights) != len(feedback) or any(w.shape != b.shape for w, b in zip(weights, feedback)):
-        raise ValueError(
-            "expected one feedback matrix per layer, each the shape of its weight "
-            f"{[w.shape for w in weights]}, got {[getattr(b, 'shape', None) for b in feedback]}"
-        )
-    return list(zip(weights, feedback))
-
-
-def feedback_angles(params: Any, feedback: Sequence[jax.Array]) -> jax.Array:
-    """Per-layer angle in degrees between ``W_lᵀ`` and ``B_lᵀ`` (``B_l`` stored in ``W_l``'s
-    shape, as in every feedback-path rule's state). Returns ``(n_layers,)``."""
-    return jnp.stack([angle(w, b) for w, b in _pairs(params, feedback)])
-
-
-def norm_ratios(params: Any, feedback: Sequence[jax.Array]) -> jax.Array:
-    """Per-layer ``‖B_l‖ / ‖W_l‖``. Returns ``(n_layers,)``."""
-    return jnp.stack([jnp.linalg.norm(b) / jnp.linalg.norm(w) for w, b in _pairs(params, feedback)])
-
-
-def sign_concordance(params: Any, feedback: Sequence[jax.Array]) -> jax.Array:
-    """Per-layer fraction of synapses where ``sign(B_l) = sign(W_l)``. Returns ``(n_layers,)``."""
-    return jnp.stack([jnp.mean(jnp.sign(w) == jnp.sign(b)) for w, b in _pairs(params, feedback)])
-
-
 def layer_errors(params: Any, feedback: Sequence[jax.Array] | None, batch, loss: Loss) -> list:
     """The error ``δ_l = ∂L_n/∂a_l`` that each layer's pre-activation receives, per example:
     the gradient of the loss with respect to offsets added to the pre-activations by
@@ -88,49 +69,36 @@ def layer_errors(params: Any, feedback: Sequence[jax.Array] | None, batch, loss:
             shrink with the batch size.
 
     Returns:
-        A list with one array ``(B, *a_l.shape)`` per layer.
+        A list with one array per layer shaped like its pre-activations: ``(B, *a_l.shape)``,
+        or ``(B, N, *a_l.shape)`` for a layer applied at ``N`` steps (one error per step).
     """
-    x, y = check_batch(params, batch)
-    layers = find_layers(params)
-    offsets = [jnp.zeros((x.shape[0], *layer.out_shape), layer.weight.dtype) for layer in layers]
-    model = params if feedback is None else attach(params, [Feedback(matrix=m) for m in feedback])
+    from credax._src.feedback._transport import Transport
+
+    x, y = supervised_batch(params, batch)
+    offsets = [jnp.zeros(s.shape, s.dtype) for s in preactivation_shapes(params, x)]
 
     def total(zs):
-        return x.shape[0] * loss(trace(model, x, offsets=zs).output, y)
+        if feedback is None:
+            return x.shape[0] * loss(trace(params, x, offsets=zs).output, y)
+        with Transport(params, feedback):
+            return x.shape[0] * loss(trace(params, x, offsets=zs).output, y)
 
     return jax.grad(total)(offsets)
 
 
-def lillicrap_condition(params: Any, feedback: Sequence[jax.Array], batch, loss: Loss) -> jax.Array:
-    """Per-layer fraction of examples meeting Lillicrap's condition ``eᵀ W B e > 0``.
-
-    For layer ``l`` with error ``e = δ_l`` (as feedback alignment delivers it), backprop would
-    send ``W_lᵀ e`` to the layer below and feedback alignment sends ``B_lᵀ e``; the condition
-    (Lillicrap et al. 2016, for the output layer ``eᵀ W B e > 0``) holds when the two are within
-    90°, i.e. ``(W_lᵀ e)·(B_lᵀ e) > 0``, so that the hidden update is a descent direction.
-
-    Returns:
-        Array ``(n_layers,)``; the first layer's entry concerns the input, which has no units to
-        update, and is reported for completeness.
-    """
-    pairs = _pairs(params, feedback)
-    errors = layer_errors(params, feedback, batch, loss)
-    fracs = []
-    for layer, (w, b), e in zip(find_layers(params), pairs, errors):
-        x0 = jnp.zeros(layer.in_shape, w.dtype)
-
-        def down(m, ei, layer=layer, x0=x0):
-            return jax.vjp(lambda xi: layer.linear(m, xi), x0)[1](ei)[0]
-
-        u = jax.vmap(down, in_axes=(None, 0))(w, e)
-        v = jax.vmap(down, in_axes=(None, 0))(b, e)
-        fracs.append(jnp.mean(jnp.sum((u * v).reshape(u.shape[0], -1), axis=1) > 0))
-    return jnp.stack(fracs)
+def weight_norms(params: Any) -> jax.Array:
+    """Per credax layer, the Frobenius norm of its weight ``‖W_l‖``. Returns ``(n_layers,)``."""
+    return jnp.stack(
+        [jnp.linalg.norm(layer.weight.astype(jnp.float32)) for layer in find_layers(params)]
+    )
 
 
 def all_finite(tree: Any) -> jax.Array:
-    """Whether every leaf of ``tree`` is finite (False flags a diverged update)."""
-    leaves = jax.tree_util.tree_leaves(tree)
+    """Whether every floating-point array of ``tree`` is finite (False flags a diverged update);
+    other leaves are ignored."""
+    leaves = [leaf for leaf in jax.tree_util.tree_leaves(tree) if is_trainable(leaf)]
+    if not leaves:
+        return jnp.asarray(True)
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in leaves]))
 
 
@@ -251,8 +219,8 @@ def estimator_statistics(
         raise ValueError(f"expected n_draws >= 2 to estimate a variance, got {n_draws}")
     if not callable(loss):
         raise TypeError(f"expected loss to be a callable loss(outputs, y) -> scalar, got {loss!r}")
-    x, y = check_batch(params, batch)
-    gradient = jax.grad(lambda p: loss(jax.vmap(p)(x), y))(params)
+    x, y = supervised_batch(params, batch)
+    gradient = eqx.filter_grad(lambda p: loss(jax.vmap(p)(x), y))(params)
 
     def one(k):
         return rule.update(params, rule.init(k, params), (x, y))[0]

@@ -26,9 +26,10 @@ gradient) first estimate the error ``δa_l`` at each layer's pre-activation, per
 into the weight update the layer gets when ``δa_l`` is its error with
 ``credax.nets.local_updates`` (``δa_l h_{l-1}ᵀ`` for a dense layer, the matching correlation for
 a convolution). This works on any model built from credax layers (``credax.nets.mlp``,
-``lenet``, ``Sequential`` or a user's own equinox Module), dense or convolutional, as long as each
-layer is applied once per example (a layer applied twice, i.e. tied weights, is refused: its
-units would be perturbed once but counted twice). Arrays outside credax layers are not trained
+``lenet``, ``Sequential`` or a user's own equinox Module), dense or convolutional, recurrent
+too: a layer applied at several steps (a ``credax.nets.scan`` over time, a loop) is perturbed
+independently at every step and its update sums over the steps, as a shared weight's gradient
+does. Arrays outside credax layers are not trained
 (their updates are zero, and weight-space rules do not perturb them); ``init`` warns when there
 are any. The loss is assumed to be a batch mean, so that one example's loss is ``loss`` of a
 batch of one. The finite-difference rules (weight and node perturbation) evaluate low-precision
@@ -40,13 +41,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from credax._src.batches import SUPERVISED, supervised_batch
 from credax._src.checks import check_count, check_flag, check_positive, is_number
-from credax._src.layers import find_layers, local_updates, only_layers, trace
-from credax._src.rule import LearningRule, Loss, check_batch, check_loss, forward, make_rule
+from credax._src.nets._select import find_layers, is_trainable, only_layers, trainable
+from credax._src.nets._trace import local_updates, preactivation_shapes, trace
+from credax._src.rule import LearningRule, Loss, check_loss, forward, make_rule
 
 # --- option checks --------------------------------------------------------------------------------
 
@@ -75,8 +79,9 @@ def _check_concrete_positive(leaf: Any) -> None:
 
 
 def _sigma_tree(sigma: Any, params: Any) -> Any:
-    """``σ`` as a pytree with the structure of ``params``, each leaf a scalar or of the leaf's
-    shape."""
+    """``σ`` as a pytree with the structure of ``params``' floating-point arrays (None
+    elsewhere), each leaf a scalar or of the leaf's shape."""
+    params = trainable(params)
     if is_number(sigma):
         return jax.tree.map(lambda w: sigma, params)
     if jax.tree.structure(sigma) != jax.tree.structure(params):
@@ -147,7 +152,7 @@ def _float32(tree: Any) -> Any:
 
 
 def _cast_like(tree: Any, like: Any) -> Any:
-    return jax.tree.map(lambda a, b: a.astype(b.dtype), tree, like)
+    return jax.tree.map(lambda a, b: a.astype(b.dtype), tree, trainable(like))
 
 
 def _split_normal(key: jax.Array, shapes: list, dtypes: list) -> list:
@@ -163,16 +168,18 @@ def _split_normal(key: jax.Array, shapes: list, dtypes: list) -> list:
     return out
 
 
-def _activity_noise(key: jax.Array, layers: list, batch: int, scale: Any = 1.0) -> list:
-    """Noise ``scale · N(0, I)`` on every layer's pre-activation, ``(batch, *a_l.shape)`` each."""
-    shapes = [(batch, *layer.out_shape) for layer in layers]
-    draws = _split_normal(key, shapes, [layer.weight.dtype for layer in layers])
+def _activity_noise(key: jax.Array, like: list, scale: Any = 1.0) -> list:
+    """Noise ``scale · N(0, I)`` on every layer's pre-activation, shaped as ``like`` (the
+    pre-activations of a trace, or their shapes: ``(B, *a_l.shape)``, or ``(B, N, ...)`` for a
+    layer applied at ``N`` steps)."""
+    draws = _split_normal(key, [a.shape for a in like], [a.dtype for a in like])
     return [(scale * z).astype(z.dtype) for z in draws]
 
 
 def _normal_like(key: jax.Array, params: Any) -> Any:
-    """A standard normal pytree with the structure, shapes and dtypes of ``params``."""
-    leaves, treedef = jax.tree.flatten(params)
+    """A standard normal pytree with the structure, shapes and dtypes of ``params``'
+    floating-point arrays (None elsewhere)."""
+    leaves, treedef = jax.tree.flatten(trainable(params))
     draws = _split_normal(key, [leaf.shape for leaf in leaves], [leaf.dtype for leaf in leaves])
     return treedef.unflatten(draws)
 
@@ -186,8 +193,8 @@ def _mean0(tree: Any) -> Any:
     return jax.tree.map(lambda a: jnp.mean(a, axis=0).astype(a.dtype), tree)
 
 
-def _zeros_offsets(layers: list, batch: int) -> list:
-    return [jnp.zeros((batch, *layer.out_shape), layer.weight.dtype) for layer in layers]
+def _zeros_offsets(params: Any, x: jax.Array) -> list:
+    return [jnp.zeros(s.shape, s.dtype) for s in preactivation_shapes(params, x)]
 
 
 # --- weight perturbation --------------------------------------------------------------------------
@@ -272,12 +279,13 @@ def weight_perturbation(
         return WeightPerturbationState(key)
 
     def update(params, state, batch):
-        x, y = check_batch(params, batch)
+        x, y = supervised_batch(params, batch)
         sig = _sigma_tree(sigma, params)
-        p32, x32 = _float32(params), _float32(x)
+        p32, static = eqx.partition(_float32(params), is_trainable)
+        x32 = _float32(x)
 
         def objective(p):
-            return loss(forward(p, x32), y)
+            return loss(forward(eqx.combine(p, static), x32), y)
 
         e0 = objective(p32)
         key, sub = jax.random.split(state.key)
@@ -300,7 +308,7 @@ def weight_perturbation(
         updates = _mean0(jax.vmap(one)(jax.random.split(sub, k)))
         return _cast_like(updates, params), WeightPerturbationState(key), e0
 
-    return make_rule("weight_perturbation", init, update)
+    return make_rule("weight_perturbation", init, update_with_value=update, task=SUPERVISED)
 
 
 # --- node perturbation ----------------------------------------------------------------------------
@@ -338,8 +346,7 @@ def node_perturbation(
     first order in ``σ`` but more variance. ``σ = 1e-3`` is a float32-safe finite-difference
     step (rounding enters ``δa`` as about ``1e-7 |E_n| / σ``, curvature as ``σ``); a
     low-precision (bfloat16, float16) network is evaluated in float32 for the same reason.
-    Each credax layer must be applied once per example (a layer applied twice would be
-    perturbed once and counted twice): ``update`` refuses such a model.
+    A layer applied at several steps per example gets independent noise at each step.
 
     Args:
         loss: ``loss(outputs, y) -> scalar``, a batch mean (so ``E_n`` is the loss of a batch of
@@ -376,9 +383,8 @@ def node_perturbation(
         return NodePerturbationState(key)
 
     def update(params, state, batch):
-        x, y = check_batch(params, batch)
+        x, y = supervised_batch(params, batch)
         p32, x32 = _float32(params), _float32(x)
-        layers = find_layers(p32)
         b = x.shape[0]
         clean = trace(p32, x32)
         value = loss(clean.output, y)  # checks the targets
@@ -386,7 +392,7 @@ def node_perturbation(
         key, sub = jax.random.split(state.key)
 
         def one(kk):
-            xi = _activity_noise(kk, layers, b, sigma)
+            xi = _activity_noise(kk, clean.preactivations, sigma)
             e_plus = per_example_losses(loss, _forward(p32, x32, offsets=xi), y)
             if antithetic:
                 neg = [-z for z in xi]
@@ -400,7 +406,7 @@ def node_perturbation(
         updates = local_updates(p32, clean.inputs, [d / b for d in deltas])
         return _cast_like(updates, params), NodePerturbationState(key), value
 
-    return make_rule("node_perturbation", init, update)
+    return make_rule("node_perturbation", init, update_with_value=update, task=SUPERVISED)
 
 
 # --- REINFORCE ------------------------------------------------------------------------------------
@@ -498,11 +504,10 @@ def reinforce(
         return ReinforceState(key, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32))
 
     def update(params, state, batch):
-        x, y = check_batch(params, batch)
-        layers = find_layers(params)
+        x, y = supervised_batch(params, batch)
         b = x.shape[0]
         key, sub = jax.random.split(state.key)
-        xi = _activity_noise(sub, layers, b, sigma)
+        xi = _activity_noise(sub, preactivation_shapes(params, x), sigma)
         noisy = trace(params, x, offsets=xi)
         out = noisy.output
         value = loss(out, y)  # checks the targets
@@ -527,7 +532,7 @@ def reinforce(
         mean = decay * state.reward_mean + (1.0 - decay) * jnp.mean(reward).astype(jnp.float32)
         return updates, ReinforceState(key, mean.astype(jnp.float32), state.count + 1), value
 
-    return make_rule("reinforce", init, update)
+    return make_rule("reinforce", init, update_with_value=update, task=SUPERVISED)
 
 
 # --- AGREL ----------------------------------------------------------------------------------------
@@ -650,8 +655,8 @@ def agrel(
         return AgrelState(key)
 
     def update(params, state, batch):
-        x, y = check_batch(params, batch)
-        layers = n_out(params)
+        x, y = supervised_batch(params, batch)
+        n_out(params)
         b = x.shape[0]
 
         def clean(offsets):
@@ -660,7 +665,7 @@ def agrel(
 
         # One forward pass: the outputs, the inputs of every layer, and the pullback that sends
         # the chosen unit's attentional feedback down to every pre-activation.
-        z, select_pullback, inputs = jax.vjp(clean, _zeros_offsets(layers, b), has_aux=True)
+        z, select_pullback, inputs = jax.vjp(clean, _zeros_offsets(params, x), has_aux=True)
         if z.ndim != 2:
             raise ValueError(f"agrel needs outputs of shape (B, n_out), got {z.shape}")
         value, grad_z = jax.value_and_grad(lambda o: loss(o, y))(z)
@@ -682,7 +687,7 @@ def agrel(
         deltas = [_per_example(neg_rpe / b, f) for f in fb]
         return local_updates(params, inputs, deltas), AgrelState(key), value
 
-    return make_rule("agrel", init, update)
+    return make_rule("agrel", init, update_with_value=update, task=SUPERVISED)
 
 
 # --- forward gradient -----------------------------------------------------------------------------
@@ -747,22 +752,22 @@ def forward_gradient(loss: Loss, *, activity: bool = False, n_tangents: int = 1)
         return ForwardGradientState(key)
 
     def update(params, state, batch):
-        x, y = check_batch(params, batch)
-        layers = find_layers(params)
+        x, y = supervised_batch(params, batch)
         b = x.shape[0]
         key, sub = jax.random.split(state.key)
         keys = jax.random.split(sub, k)
         if not activity:
+            diff, static = eqx.partition(params, is_trainable)
 
             def objective(p):
-                return loss(forward(p, x), y)
+                return loss(forward(eqx.combine(p, static), x), y)
 
-            value = objective(params)  # checks the targets
+            value = objective(diff)  # checks the targets
 
             def one(kk):
                 # Tangents on credax layers' parameters only.
-                v = only_layers(_normal_like(kk, params))
-                _, d = jax.jvp(objective, (params,), (v,))
+                v = only_layers(_normal_like(kk, diff))
+                _, d = jax.jvp(objective, (diff,), (v,))
                 return jax.tree.map(lambda vi: (d * vi).astype(vi.dtype), v)
 
             return _mean0(jax.vmap(one)(keys)), ForwardGradientState(key), value
@@ -773,10 +778,10 @@ def forward_gradient(loss: Loss, *, activity: bool = False, n_tangents: int = 1)
         def losses(offsets):
             return per_example_losses(loss, _forward(params, x, offsets=offsets), y)
 
-        zeros = _zeros_offsets(layers, b)
+        zeros = [jnp.zeros_like(a) for a in clean.preactivations]
 
         def one_activity(kk):
-            u = _activity_noise(kk, layers, b)
+            u = _activity_noise(kk, clean.preactivations)
             _, d = jax.jvp(losses, (zeros,), (u,))
             return [_per_example(d, ui) for ui in u]
 
@@ -784,4 +789,4 @@ def forward_gradient(loss: Loss, *, activity: bool = False, n_tangents: int = 1)
         updates = local_updates(params, clean.inputs, [dl / b for dl in deltas])
         return updates, ForwardGradientState(key), value
 
-    return make_rule("forward_gradient", init, update)
+    return make_rule("forward_gradient", init, update_with_value=update, task=SUPERVISED)

@@ -1,24 +1,30 @@
-"""The learning-rule contract and the backprop baseline.
+"""The learning-rule contract, its one normaliser, and the backprop baseline.
 
 A learning rule is a pair of pure functions, modelled on optax's ``GradientTransformation``::
 
     state = rule.init(key, params)
     updates, state = rule.update(params, state, batch)
 
-``updates`` has the tree structure, shapes and dtypes of ``params`` and the sign of a gradient
-(descent subtracts it), so it feeds any optax optimizer unchanged. Everything that changes between
-steps lives in ``state``; ``update`` is deterministic given its arguments.
+``updates`` has the tree structure, shapes and dtypes of ``params`` (None where params hold a
+leaf that is not a floating-point array, as ``equinox.filter_grad`` gives) and the sign of a
+gradient (descent subtracts it), so it feeds any optax optimizer unchanged. Everything that
+changes between steps lives in ``state``; ``update`` is deterministic given its arguments.
 
-Two optional members serve the training engine without it knowing any family:
+Optional members serve the training engine and the evaluations without them knowing any family:
 
 - ``update_with_value(params, state, batch) -> (updates, state, value)``: the same step, also
   returning the scalar objective the rule computed on the way (the batch loss for supervised
-  rules), so the engine records a running training loss without a second forward pass;
+  rules), or None for a rule that descends no objective (a Hebbian rule): the engine records a
+  running training loss from it without a second forward pass, and no loss where there is none;
 - ``diagnostics(params, state, batch) -> dict[str, Array]``: the rule's own records (feedback
-  angles, E/I balance, ...), taken at every evaluation of ``credax.train.make_fit``;
+  angles, E/I balance, ...);
 - ``predict(params, x) -> outputs``: how the network the rule trains computes its outputs on a
-  batch, for rules whose network is not the feedforward pass ``jax.vmap(params)(x)`` (the free
-  equilibrium of equilibrium propagation); None means the feedforward pass.
+  batch (the free equilibrium of equilibrium propagation); by default the feedforward pass;
+- ``task``: the name of the task whose batches ``update`` takes (``credax.tasks``).
+
+``complete(rule)`` fills every optional member in once (as optax's
+``with_extra_args_support`` does); every consumer (``chain``, ``masked``, the engine, the
+evaluations) calls it instead of probing for members.
 """
 
 from __future__ import annotations
@@ -26,12 +32,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import equinox as eqx
 import jax
-import jax.numpy as jnp
 
+from credax._src.batches import SUPERVISED, TASK_NAMES, supervised_batch
 from credax._src.checks import as_key, check_callable
-from credax._src.layers import find_layers, only_layers, warn_foreign
-from credax._src.tasks import check_inputs, supervised_batch
+from credax._src.nets._select import find_layers, only_layers, warn_foreign
 
 Params = Any
 RuleState = Any
@@ -39,7 +45,7 @@ Batch = Any
 Loss = Callable[[jax.Array, jax.Array], jax.Array]
 InitFn = Callable[[jax.Array, Params], RuleState]
 UpdateFn = Callable[[Params, RuleState, Batch], tuple[Params, RuleState]]
-ValueUpdateFn = Callable[[Params, RuleState, Batch], tuple[Params, RuleState, jax.Array]]
+ValueUpdateFn = Callable[[Params, RuleState, Batch], tuple[Params, RuleState, Any]]
 DiagnosticsFn = Callable[[Params, RuleState, Batch], dict[str, jax.Array]]
 PredictFn = Callable[[Params, jax.Array], jax.Array]
 
@@ -52,11 +58,14 @@ class LearningRule(NamedTuple):
         init: ``init(key, params) -> state``; ``key`` is a PRNG key or an int seed.
         update: ``update(params, state, batch) -> (updates, state)``.
         update_with_value: optional, the same step returning ``(updates, state, value)`` with
-            the scalar objective computed on the way (None if the rule has none).
+            the scalar objective computed on the way, or None as ``value`` for a rule without
+            an objective.
         diagnostics: optional ``diagnostics(params, state, batch) -> dict`` of named arrays the
             rule reports about itself.
         predict: optional ``predict(params, x) -> outputs`` for a batch ``x``, when the trained
-            network's outputs are not its feedforward pass (None: ``jax.vmap(params)(x)``).
+            network's outputs are not its feedforward pass ``jax.vmap(params)(x)``.
+        task: optional name of the task of its batches (``"supervised"``, ``"unsupervised"``,
+            ``"modulated"``; see ``credax.tasks``).
     """
 
     init: InitFn
@@ -64,27 +73,135 @@ class LearningRule(NamedTuple):
     update_with_value: ValueUpdateFn | None = None
     diagnostics: DiagnosticsFn | None = None
     predict: PredictFn | None = None
+    task: str | None = None
+
+
+class EmptyState(NamedTuple):
+    """The state of a rule that keeps none between batches."""
+
+
+def init_empty(key: Any, params: Any) -> EmptyState:
+    """``init`` of a rule without state."""
+    del key, params
+    return EmptyState()
+
+
+def forward(params: Params, x: jax.Array) -> jax.Array:
+    """The model applied to a batch: ``jax.vmap(params)(x)``."""
+    return jax.vmap(params)(x)
+
+
+def _no_diagnostics(params, state, batch) -> dict:
+    del params, state, batch
+    return {}
+
+
+def check_task(task: Any, where: str) -> str | None:
+    if task is not None and task not in TASK_NAMES:
+        raise ValueError(f"{where}: unknown task {task!r}; expected one of {', '.join(TASK_NAMES)}")
+    return task
+
+
+def complete(rule: Any, where: str = "rule") -> LearningRule:
+    """``rule`` with every optional member filled in: ``update_with_value`` (value None when the
+    rule reports none), ``diagnostics`` (no records), ``predict`` (the feedforward pass).
+
+    Accepts any object with callable ``init`` and ``update`` (and, optionally, the other
+    members as attributes); the one place where optional members are looked for.
+
+    Raises:
+        TypeError: naming ``where``, when ``rule`` has no callable ``init`` and ``update``.
+    """
+    init, update = getattr(rule, "init", None), getattr(rule, "update", None)
+    if not (callable(init) and callable(update)):
+        raise TypeError(
+            f"{where}: expected a credax.LearningRule (init and update functions), got {rule!r}"[
+                :300
+            ]
+        )
+    value_fn = getattr(rule, "update_with_value", None)
+    diagnostics = getattr(rule, "diagnostics", None)
+    predict = getattr(rule, "predict", None)
+    task = check_task(getattr(rule, "task", None), where)
+    if value_fn is None:
+
+        def value_fn(params, state, batch):
+            updates, state = update(params, state, batch)
+            return updates, state, None
+
+    return LearningRule(
+        init,
+        update,
+        value_fn,
+        diagnostics if diagnostics is not None else _no_diagnostics,
+        predict if predict is not None else forward,
+        task,
+    )
 
 
 def make_rule(
     name: str,
     init: InitFn,
-    update_with_value: ValueUpdateFn,
     *,
+    update: UpdateFn | None = None,
+    update_with_value: ValueUpdateFn | None = None,
     diagnostics: DiagnosticsFn | None = None,
+    predict: PredictFn | None = None,
+    task: str | None = None,
     layers_only: bool = True,
 ) -> LearningRule:
-    """Assembles a ``LearningRule`` from ``init`` and ``update_with_value``, adding what every
-    credax rule shares: int seeds as keys, a check that ``params`` is a layered model, and (with
-    ``layers_only``) zero updates, with a warning at ``init``, for arrays outside credax layers.
+    """Assembles a complete ``LearningRule`` with what every credax rule shares: int seeds as
+    keys, a check that ``params`` is a layered model, and (with ``layers_only``) zero updates,
+    with a warning at ``init``, for arrays outside credax layers.
+
+    Give exactly one of ``update`` (a rule that reports no objective: its value is None, and the
+    engine records no training loss for it) and ``update_with_value``.
 
     Args:
         name: the rule's name, used in messages.
         init: ``init(key, params) -> state`` (receives a PRNG key).
+        update: ``(params, state, batch) -> (updates, state)``.
         update_with_value: ``(params, state, batch) -> (updates, state, value)``.
         diagnostics: optional records the rule reports (see ``LearningRule``).
+        predict: optional ``predict(params, x)`` (see ``LearningRule``).
+        task: the task of the rule's batches (``credax.tasks``), e.g. ``"unsupervised"``.
         layers_only: whether the rule trains credax layers only.
+
+    Examples:
+        A Hebbian rule, ``Δw = η y xᵀ`` on every layer, with ``updates = -Δw``:
+
+        >>> import jax, jax.numpy as jnp, credax
+        >>> def update(params, state, batch):
+        ...     x = credax.tasks.unsupervised_batch(params, batch)
+        ...     t = credax.nets.trace(params, x)
+        ...     return credax.nets.local_updates(params, t.inputs, [-h for h in t.outputs]), state
+        >>> hebb = credax.make_rule("hebb", credax.init_empty, update=update, task="unsupervised")
+        >>> net = credax.nets.mlp([3, 2], activation=jnp.tanh, key=0)
+        >>> g, _, value = hebb.update_with_value(net, hebb.init(0, net), jnp.ones((4, 3)))
+        >>> g.layers[0].weight.shape, value is None
+        ((2, 3), True)
     """
+    if (update is None) == (update_with_value is None):
+        raise TypeError(f"make_rule({name!r}): give exactly one of update and update_with_value")
+    check_callable("init", init, "init(key, params) -> state")
+    for label, fn in (("diagnostics", diagnostics), ("predict", predict)):
+        if fn is not None:
+            check_callable(label, fn, f"{label} function")
+    task = check_task(task, f"make_rule({name!r})")
+    if update_with_value is None:
+        check_callable("update", update, "update(params, state, batch) -> (updates, state)")
+        step = update
+
+        def update_with_value(params, state, batch):
+            updates, state = step(params, state, batch)
+            return updates, state, None
+    else:
+        check_callable(
+            "update_with_value",
+            update_with_value,
+            "update_with_value(params, state, batch) -> (updates, state, value)",
+        )
+    inner = update_with_value
 
     def init_fn(key, params):
         key = as_key(key, f"{name} init key")
@@ -93,15 +210,15 @@ def make_rule(
             warn_foreign(params, name)
         return init(key, params)
 
-    def update_with_value_fn(params, state, batch):
-        updates, state, value = update_with_value(params, state, batch)
+    def value_fn(params, state, batch):
+        updates, state, value = inner(params, state, batch)
         return (only_layers(updates) if layers_only else updates), state, value
 
     def update_fn(params, state, batch):
-        updates, state, _ = update_with_value_fn(params, state, batch)
+        updates, state, _ = value_fn(params, state, batch)
         return updates, state
 
-    return LearningRule(init_fn, update_fn, update_with_value_fn, diagnostics)
+    return complete(LearningRule(init_fn, update_fn, value_fn, diagnostics, predict, task), name)
 
 
 def check_loss(loss: Any) -> Loss:
@@ -112,31 +229,19 @@ def check_loss(loss: Any) -> Loss:
     )
 
 
-def check_batch(params: Params, batch: Any) -> tuple[jax.Array, jax.Array]:
-    """Checks a supervised ``batch = (x, y)`` against ``params`` at trace time."""
-    return supervised_batch(params, batch)
-
-
-def forward(params: Params, x: jax.Array) -> jax.Array:
-    """The model applied to a batch: ``jax.vmap(params)(x)``."""
-    return jax.vmap(params)(x)
-
-
-class BackpropState(NamedTuple):
-    """Backprop keeps no state."""
-
-
 def backprop(loss: Loss) -> LearningRule:
     """Backpropagation: ``updates = ∇_θ L`` exactly, as ``jax.grad`` computes it.
 
     The baseline every credax metric compares against. Unlike the other rules it trains every
-    floating-point array of the model, inside credax layers or not.
+    floating-point array of the model, inside credax layers or not (leaves that are not
+    floating-point arrays get None, as ``equinox.filter_grad`` gives).
 
     Args:
         loss: ``loss(outputs, y) -> scalar``, e.g. ``credax.losses.softmax_cross_entropy``.
 
     Returns:
-        A ``LearningRule`` (supervised task); its value is the batch loss.
+        A ``LearningRule`` (supervised task) with state ``EmptyState``; its value is the batch
+        loss.
 
     Examples:
         >>> import jax, jax.numpy as jnp, credax
@@ -152,23 +257,15 @@ def backprop(loss: Loss) -> LearningRule:
     """
     loss = check_loss(loss)
 
-    def init(key, params):
-        del key, params
-        return BackpropState()
-
     def update_with_value(params, state, batch):
-        x, y = check_batch(params, batch)
-        value, grads = jax.value_and_grad(lambda p: loss(forward(p, x), y))(params)
+        x, y = supervised_batch(params, batch)
+        value, grads = eqx.filter_value_and_grad(lambda p: loss(forward(p, x), y))(params)
         return grads, state, value
 
-    return make_rule("backprop", init, update_with_value, layers_only=False)
-
-
-def batch_inputs(params: Params, batch: Any) -> jax.Array:
-    """The inputs ``x`` of a supervised, unsupervised or modulated batch."""
-    x = batch[0] if isinstance(batch, (tuple, list)) else batch
-    return check_inputs(params, x)
-
-
-def zeros_like_params(params: Params) -> Params:
-    return jax.tree_util.tree_map(jnp.zeros_like, params)
+    return make_rule(
+        "backprop",
+        init_empty,
+        update_with_value=update_with_value,
+        task=SUPERVISED,
+        layers_only=False,
+    )

@@ -15,7 +15,10 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from credax._src.layers import Dense, Layer, Sequential, find_layers, is_layer
+from credax._src.nets._containers import Sequential
+from credax._src.nets._dense import Dense
+from credax._src.nets._layer import Layer
+from credax._src.nets._select import find_layers, is_layer
 
 
 class Chain(NamedTuple):

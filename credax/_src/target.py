@@ -37,10 +37,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from credax._src.batches import SUPERVISED, supervised_batch
 from credax._src.checks import check_count, check_flag, check_positive
-from credax._src.layers import Dense, Sequential, local_updates, trace
 from credax._src.metrics import angle
-from credax._src.rule import LearningRule, check_batch, check_loss, make_rule
+from credax._src.nets._containers import Sequential
+from credax._src.nets._dense import Dense
+from credax._src.nets._trace import local_updates, trace
+from credax._src.rule import LearningRule, check_loss, make_rule
 from credax._src.stages import Chain, activation_vjp, dense_chain
 
 TP, DTP, BIG = "target_propagation", "difference_target_propagation", "balanced_inhibition_gradient"
@@ -187,7 +190,7 @@ def _forward_updates(params, chain: Chain, tr, targets: list):
 
 
 def _forward_pass(params, batch, rule: str):
-    x, y = check_batch(params, batch)
+    x, y = supervised_batch(params, batch)
     chain = dense_chain(params, rule)
     _check_chain_maps(chain, rule)
     tr = trace(params, x)
@@ -268,7 +271,7 @@ def _target_propagation(
         ]
         return {"reconstruction_errors": jnp.stack(errs)}
 
-    return make_rule(rule, init, update, diagnostics=diagnostics)
+    return make_rule(rule, init, update_with_value=update, diagnostics=diagnostics, task=SUPERVISED)
 
 
 def target_propagation(
@@ -558,4 +561,4 @@ def balanced_inhibition_gradient(
             rec["target_angle_dtp"].append(angle(ts[l] - hs[l], dtp - hs[l]))
         return {k: jnp.stack(v) for k, v in rec.items()}
 
-    return make_rule(BIG, init, update, diagnostics=diagnostics)
+    return make_rule(BIG, init, update_with_value=update, diagnostics=diagnostics, task=SUPERVISED)

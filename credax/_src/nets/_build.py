@@ -7,7 +7,11 @@ from collections.abc import Callable, Sequence
 import jax
 
 from credax._src.checks import as_key
-from credax._src.layers import Conv2d, Dense, Flatten, MaxPool2d, Sequential, _size, identity
+from credax._src.nets._containers import Flatten, MaxPool2d, Sequential
+from credax._src.nets._conv import Conv2d
+from credax._src.nets._dense import Dense
+from credax._src.nets._dense import check_size as _size
+from credax._src.nets._layer import identity
 
 
 def mlp(

@@ -29,10 +29,13 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from credax._src.checks import check_callable, check_count, check_positive
-from credax._src.layers import Feedback, attach, call_order, detach, find_layers, map_layers
-from credax._src.metrics import feedback_angles
-from credax._src.rule import LearningRule, Loss, check_batch, check_loss, forward, make_rule
+from credax._src.batches import SUPERVISED, supervised_batch
+from credax._src.checks import check_callable, check_count, check_flag, check_positive
+from credax._src.feedback._metrics import feedback_angles
+from credax._src.feedback._transport import Direct, transported_gradients
+from credax._src.nets._select import find_layers, map_layers
+from credax._src.nets._trace import call_order
+from credax._src.rule import LearningRule, Loss, check_loss, forward, make_rule
 
 Init = Callable[[jax.Array, tuple[int, ...], jnp.dtype], jax.Array]
 
@@ -68,10 +71,9 @@ def _draw(key: jax.Array, weights: Sequence[jax.Array], init: Init, scale: float
 def feedback_gradients(loss: Loss, params, matrices: Sequence[jax.Array], batch) -> tuple:
     """Updates of a feedback-path rule whose ``l``-th layer sends errors down through
     ``matrices[l]`` (each the shape of that layer's weight). Returns ``(updates, loss_value)``."""
-    x, y = check_batch(params, batch)
-    model = attach(params, [Feedback(matrix=m) for m in matrices])
-    value, grads = jax.value_and_grad(lambda p: loss(forward(p, x), y))(model)
-    return detach(grads), value
+    x, y = supervised_batch(params, batch)
+    value, grads = transported_gradients(lambda p: loss(forward(p, x), y), params, matrices)
+    return grads, value
 
 
 def feedback_diagnostics(params, state, batch) -> dict[str, jax.Array]:
@@ -83,7 +85,14 @@ def feedback_diagnostics(params, state, batch) -> dict[str, jax.Array]:
 
 def _check_matrices(params, feedback: Sequence[jax.Array]) -> None:
     weights = _weights(params)
-    if len(feedback) != len(weights) or any(b.shape != w.shape for b, w in zip(feedback, weights)):
+    if not isinstance(feedback, (tuple, list)):
+        raise TypeError(
+            f"expected the rule state's feedback to be a tuple of matrices, got "
+            f"{type(feedback).__name__}"
+        )
+    if len(feedback) != len(weights) or any(
+        jnp.shape(b) != w.shape for b, w in zip(feedback, weights)
+    ):
         raise ValueError(
             "feedback matrices must match the layers' weights: expected shapes "
             f"{[w.shape for w in weights]}, got {[getattr(b, 'shape', None) for b in feedback]}"
@@ -145,7 +154,13 @@ def feedback_alignment(
         updates, value = feedback_gradients(loss, params, state.feedback, batch)
         return updates, state, value
 
-    return make_rule("feedback_alignment", init, update, diagnostics=feedback_diagnostics)
+    return make_rule(
+        "feedback_alignment",
+        init,
+        update_with_value=update,
+        diagnostics=feedback_diagnostics,
+        task=SUPERVISED,
+    )
 
 
 class SignSymmetryState(NamedTuple):
@@ -199,6 +214,8 @@ def sign_symmetry(
         large datasets. arXiv:1811.03567.
     """
     loss = check_loss(loss)
+    random_magnitude = check_flag("random_magnitude", random_magnitude)
+    redraw = check_flag("redraw", redraw)
     if redraw and not random_magnitude:
         raise ValueError("sign_symmetry: redraw=True needs random_magnitude=True")
     check_callable("magnitude_init", magnitude_init, "init(key, shape, dtype)")
@@ -225,7 +242,13 @@ def sign_symmetry(
         updates, value = feedback_gradients(loss, params, feedback, batch)
         return updates, SignSymmetryState(feedback, state.magnitude, key), value
 
-    return make_rule("sign_symmetry", init, update, diagnostics=feedback_diagnostics)
+    return make_rule(
+        "sign_symmetry",
+        init,
+        update_with_value=update,
+        diagnostics=feedback_diagnostics,
+        task=SUPERVISED,
+    )
 
 
 class KolenPollackState(NamedTuple):
@@ -294,7 +317,13 @@ def kolen_pollack(
         )
         return updates, KolenPollackState(feedback), value
 
-    return make_rule("kolen_pollack", init, update, diagnostics=feedback_diagnostics)
+    return make_rule(
+        "kolen_pollack",
+        init,
+        update_with_value=update,
+        diagnostics=feedback_diagnostics,
+        task=SUPERVISED,
+    )
 
 
 def _replace_weight(layer, weight):
@@ -394,7 +423,13 @@ def weight_mirror(
         )
         return updates, WeightMirrorState(feedback, key), value
 
-    return make_rule("weight_mirror", init, update, diagnostics=feedback_diagnostics)
+    return make_rule(
+        "weight_mirror",
+        init,
+        update_with_value=update,
+        diagnostics=feedback_diagnostics,
+        task=SUPERVISED,
+    )
 
 
 class DirectFeedbackAlignmentState(NamedTuple):
@@ -416,11 +451,15 @@ def direct_feedback_alignment(
     error when that layer is linear, as in credax's nets), each hidden layer ``l``
     receives ``δ_l = (B_lᵀ e) ⊙ σ'(a_l)`` through its own fixed random ``B_l`` (Nøkland 2016,
     eq. 4 with ``B_l`` mapping the output error to layer ``l``), and ``ΔW_l ∝ -δ_l h_{l-1}ᵀ``.
-    The output layer's update equals backprop's. The output layer is the credax layer that the
-    model applies last (found by tracing it, so a user's model may declare its layers in any
-    order); it must have a vector output. For convolutional layers ``B_l`` maps ``e`` to the
-    whole ``(C, H, W)`` feature map. ``feedback`` holds the hidden layers' ``B_l`` in pytree
-    order.
+    The output layer's update equals backprop's. The output layer is the credax layer the model
+    applies last (found by tracing it, so a user's model may declare its layers in any
+    order); the model's output must be its output, a vector ``(n_out,)`` or a temporal
+    ``(T, n_out)`` (a spiking readout). For convolutional layers ``B_l`` maps ``e`` to the
+    whole ``(C, H, W)`` feature map. With a temporal output, every hidden layer's output starts
+    with the same ``T`` and ``B_l`` maps each step's error to the same step (``B_l`` of shape
+    ``(n_out, *h_l.shape[1:])``). A hidden layer applied at every step of a
+    ``credax.nets.scan`` receives ``B_lᵀ e`` at every step. ``feedback`` holds the hidden
+    layers' ``B_l`` in pytree order.
 
     Args:
         loss: ``loss(outputs, y) -> scalar``.
@@ -448,45 +487,81 @@ def direct_feedback_alignment(
         return jax.random.uniform(key, shape, dtype, -bound, bound)
 
     def shapes(params, in_shape=None):
-        """``B_l`` shapes of the hidden layers, the layers and the output layer's index."""
+        """``B_l`` shapes (None for the output layer), the layers and the output layer's
+        index. The output error ``e`` has the output layer's shape ``(..., n_out)``; leading
+        axes before ``n_out`` (a temporal output ``(T, n_out)``) must lead every hidden
+        layer's output too, and ``B_l`` maps each step's error to the same step."""
         layers = find_layers(params)
-        last = call_order(params, in_shape)[-1]  # the layer that produces the output
-        out = layers[last].out_shape
-        if len(out) != 1:
+        try:
+            last = call_order(params, in_shape)[-1]  # the layer that produces the output
+        except ValueError:
+            if in_shape is not None:
+                raise
+            # init sees no data: a model whose input is not any layer's (a sequence scanned
+            # over, say) is taken to end with its last layer in pytree order; update checks.
+            last = len(layers) - 1
+        out = tuple(layers[last].out_shape)
+        lead, n_out = out[:-1], out[-1]
+        if len(out) > 1 and len(out) != 2:
             raise ValueError(
-                f"direct_feedback_alignment needs a vector output layer; the layer that produces "
-                f"the model's output ({type(layers[last]).__name__}, layer {last}) has output "
-                f"shape {out}"
+                f"direct_feedback_alignment needs an output layer with a vector output (n_out,) "
+                f"or a temporal one (T, n_out); the layer that produces the model's output "
+                f"({type(layers[last]).__name__}, layer {last}) has output shape {out}"
             )
-        hidden = [i for i in range(len(layers)) if i != last]
-        return [(out[0], *layers[i].out_shape) for i in hidden], layers, last
+        result = []
+        for i, layer in enumerate(layers):
+            if i == last:
+                result.append(None)
+                continue
+            h = tuple(layer.out_shape)
+            if h[: len(lead)] != lead:
+                raise ValueError(
+                    f"direct_feedback_alignment: the output has {len(lead)} leading time axis "
+                    f"{lead} that hidden layer {i} ({type(layer).__name__}, output {h}) lacks; a "
+                    "temporal output needs temporal hidden layers of the same length"
+                )
+            result.append((n_out, *h[len(lead) :]))
+        return result, layers, last
 
     def init(key, params):
         shp, layers, last = shapes(params)
-        hidden = [l for i, l in enumerate(layers) if i != last]
-        keys = jax.random.split(key, max(len(shp), 1))
+        hidden = [(s, l) for s, l in zip(shp, layers) if s is not None]
+        keys = jax.random.split(key, max(len(hidden), 1))
         return DirectFeedbackAlignmentState(
-            tuple(scale * draw(k, s, l.weight.dtype) for k, s, l in zip(keys, shp, hidden))
+            tuple(scale * draw(k, s, l.weight.dtype) for k, (s, l) in zip(keys, hidden))
         )
 
     def update(params, state, batch):
-        x, y = check_batch(params, batch)
+        x, y = supervised_batch(params, batch)
         shp, layers, last = shapes(params, x.shape[1:])
-        if [b.shape for b in state.feedback] != shp:
+        hidden = [s for s in shp if s is not None]
+        if (
+            not isinstance(state.feedback, (tuple, list))
+            or [jnp.shape(b) for b in state.feedback] != hidden
+        ):
             raise ValueError(
-                f"DFA feedback shapes must be {shp}, got {[b.shape for b in state.feedback]}"
+                f"DFA feedback shapes must be {hidden}, got "
+                f"{[jnp.shape(b) for b in state.feedback]}"
             )
         value, e = jax.value_and_grad(lambda o: loss(o, y))(forward(params, x))
+        if e.shape[1:] != tuple(layers[last].out_shape):
+            raise ValueError(
+                f"direct_feedback_alignment: the model's output {e.shape[1:]} must be the output "
+                f"of its last layer ({type(layers[last]).__name__}, "
+                f"{tuple(layers[last].out_shape)})"
+            )
         e = jax.lax.stop_gradient(e)
+        matrices = iter(state.feedback)
+        per_layer = [None if s is None else next(matrices) for s in shp]
 
         def objective(p):
             def one(xi, ei):
-                fbs = iter(Feedback(matrix=b, error=ei, direct=True) for b in state.feedback)
-                return attach(p, [None if i == last else next(fbs) for i in range(len(layers))])(xi)
+                with Direct(p, per_layer, ei):
+                    return p(xi)
 
             return loss(jax.vmap(one)(x, e), y)
 
-        grads = jax.grad(objective)(params)
+        grads = eqx.filter_grad(objective)(params)
         return grads, state, value
 
-    return make_rule("direct_feedback_alignment", init, update)
+    return make_rule("direct_feedback_alignment", init, update_with_value=update, task=SUPERVISED)

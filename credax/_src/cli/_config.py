@@ -1,0 +1,353 @@
+"""The command line, parsed once into a typed run configuration (no JAX work here).
+
+``RunConfig`` holds every setting of ``credax run``. ``RunConfig.identity()`` is the allow-list
+of the settings that change results: saved blocks carry it, and a rerun into the same ``--out``
+reuses a block only if it was made with the same identity. A new flag changes nothing there
+until it is added to ``RESULT_FIELDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import os
+import sys
+from pathlib import Path
+
+ACTIVATIONS = ("tanh", "relu", "sigmoid", "identity")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+# The settings that change results, by RunConfig field (the key of each in identity()).
+RESULT_FIELDS = (
+    "dataset", "model", "seeds", "draws", "epochs", "batch_size", "eval_every", "optimizer",
+    "seed", "block", "seed_block", "diverge_factor",
+)  # fmt: skip
+IDENTITY_FORMAT = 2
+# How the command's flags are named in messages from the library's own checks.
+FLAG_NAMES = {"batch_size": "--batch-size", "epochs": "--epochs", "eval_every": "--eval-every"}
+
+
+class UsageError(Exception):
+    """A bad command-line value: reported in one line, exit status 2."""
+
+
+def fail(msg: str) -> None:
+    print(f"credax: error: {msg}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+# --- parsing ----------------------------------------------------------------------------------
+
+
+def parse_model(spec: str) -> dict:
+    """``mlp:40-256-256-10[:tanh]`` or ``lenet[:relu]``."""
+    parts = spec.split(":")
+    kind = parts[0]
+    if kind == "mlp":
+        if len(parts) not in (2, 3):
+            raise UsageError(f"bad --model {spec!r}; expected mlp:SIZES[:ACT] e.g. mlp:40-256-10")
+        try:
+            sizes = [int(s) for s in parts[1].split("-")]
+        except ValueError:
+            raise UsageError(
+                f"bad --model sizes {parts[1]!r}; expected positive integers, e.g. 40-256-256-10"
+            ) from None
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise UsageError(f"bad --model sizes {parts[1]!r}; need >= 2 positive sizes")
+        act = parts[2] if len(parts) == 3 else "tanh"
+        if act not in ACTIVATIONS:
+            raise UsageError(f"unknown activation {act!r}; choose from {', '.join(ACTIVATIONS)}")
+        return {"kind": "mlp", "sizes": sizes, "activation": act}
+    if kind == "lenet":
+        act = parts[1] if len(parts) == 2 else "relu"
+        if len(parts) > 2 or act not in ACTIVATIONS:
+            raise UsageError(f"bad --model {spec!r}; expected lenet[:{'|'.join(ACTIVATIONS)}]")
+        return {"kind": "lenet", "activation": act}
+    raise UsageError(f"unknown model {spec!r}; expected mlp:SIZES[:ACT] or lenet[:ACT]")
+
+
+def model_spec(model: dict) -> str:
+    """The canonical ``--model`` string of a parsed model."""
+    if model["kind"] == "mlp":
+        return f"mlp:{'-'.join(map(str, model['sizes']))}:{model['activation']}"
+    return f"lenet:{model['activation']}"
+
+
+def parse_optimizer(spec: str) -> dict:
+    """``adam:LR``, ``adamw:LR[:WD]`` or ``sgd:LR[:MOMENTUM]``, finite numbers."""
+    parts = spec.split(":")
+    if parts[0] not in OPTIMIZERS or not 2 <= len(parts) <= 3:
+        raise UsageError(
+            f"unknown optimizer {spec!r}; expected adam:LR, adamw:LR[:WD] or sgd:LR[:MOMENTUM]"
+        )
+    try:
+        nums = [float(p) for p in parts[1:]]
+    except ValueError:
+        raise UsageError(f"bad optimizer numbers in {spec!r}; expected e.g. adam:1e-3") from None
+    if not all(math.isfinite(n) for n in nums):
+        raise UsageError(f"optimizer {spec!r}: expected finite numbers")
+    if nums[0] <= 0:
+        raise UsageError(f"optimizer {spec!r}: the learning rate must be > 0")
+    if any(n < 0 for n in nums[1:]):
+        raise UsageError(f"optimizer {spec!r}: weight decay and momentum must be >= 0")
+    if parts[0] == "adam" and len(nums) > 1:
+        raise UsageError(f"adam takes one number (the learning rate), got {spec!r}")
+    return {"name": parts[0], "args": nums}
+
+
+def optimizer_spec(opt: dict) -> str:
+    return ":".join([opt["name"], *(repr(float(a)) for a in opt["args"])])
+
+
+def parse_rules(spec: str) -> list[str]:
+    """Registry names from short names, labels or factory names, in order, without repeats."""
+    from credax._src.registry import RULES, lookup
+
+    names = [r.strip() for r in spec.split(",") if r.strip()]
+    if not names:
+        raise UsageError(f"no rule named in {spec!r}; choose from {', '.join(RULES)}")
+    out, bad = [], []
+    for n in names:
+        try:
+            out.append(lookup(n).name)
+        except ValueError:
+            bad.append(n)
+    if bad:
+        raise UsageError(
+            f"unknown rule(s) {', '.join(bad)}; choose from {', '.join(RULES)} or their factory "
+            "names (credax list)"
+        )
+    return list(dict.fromkeys(out))
+
+
+def parse_diverge(spec: str) -> float | None:
+    if spec.lower() == "none":
+        return None
+    try:
+        v = float(spec)
+    except ValueError:
+        raise UsageError(f"--diverge-factor expects a number > 1 or none, got {spec!r}") from None
+    if not math.isfinite(v) or v <= 1:
+        raise UsageError(f"--diverge-factor expects a finite number > 1 or none, got {spec!r}")
+    return v
+
+
+def parse_seed_block(spec: str) -> int | str | None:
+    if spec in ("auto", "all"):
+        return {"auto": "auto", "all": None}[spec]
+    if spec.isdigit() and int(spec) >= 1:
+        return int(spec)
+    raise UsageError(f"--seed-block must be a positive integer, all or auto, got {spec!r}")
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "credax"
+
+
+def default_rules() -> str:
+    from credax._src.registry import RULES
+
+    return ",".join(n for n, e in RULES.items() if e.in_default_run)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    from credax._src.registry import RULES
+
+    p = argparse.ArgumentParser(
+        prog="credax",
+        description="Biologically plausible credit assignment in JAX: compare learning rules "
+        "over seeds.",
+    )
+    sub = p.add_subparsers(dest="command")
+    r = sub.add_parser(
+        "run",
+        help="compare rules on a dataset over seeds",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    left_out = [n for n, e in RULES.items() if not e.in_default_run]
+    r.add_argument(
+        "--rules",
+        default=None,
+        help="comma-separated short names, labels or factory names (credax list); default: every "
+        "registered rule but " + (", ".join(left_out) or "none") + ", which settle for many inner "
+        "steps per update",
+    )
+    r.add_argument("--dataset", default="mnist1d", help="mnist1d, fashion_mnist, teacher, ...")
+    r.add_argument("--data-dir", default=None, help="directory of IDX files or a TFDS dataset")
+    r.add_argument("--model", default="mlp:40-256-256-10", help="mlp:SIZES[:ACT] or lenet[:ACT]")
+    r.add_argument("--seeds", type=int, default=8, help="init seeds")
+    r.add_argument(
+        "--draws",
+        "--feedback-seeds",
+        dest="draws",
+        type=int,
+        default=1,
+        help="draws of each rule's key per seed (feedback matrices, noise streams)",
+    )
+    r.add_argument("--epochs", type=int, default=20, help="training epochs")
+    r.add_argument("--batch-size", type=int, default=100, help="examples per step")
+    r.add_argument(
+        "--eval-every", type=int, default=None, help="steps between records (default: an epoch)"
+    )
+    r.add_argument("--optimizer", default="adam:1e-3", help="adam:LR, adamw:LR[:WD], sgd:LR[:MOM]")
+    r.add_argument("--seed", type=int, default=0, help="the integer all keys are split from")
+    r.add_argument(
+        "--block", type=int, default=None, help="seeds per saved block (default: all seeds)"
+    )
+    r.add_argument(
+        "--seed-block",
+        default="auto",
+        help="seeds vmapped together inside the program: N, all, or auto (by device and width)",
+    )
+    r.add_argument(
+        "--diverge-factor",
+        default="100",
+        help="a seed diverged when its parameters turn non-finite or its training loss exceeds "
+        "this multiple of max(|initial loss|, 1) (its weight norm, for rules without a loss); "
+        "'none' checks finiteness only",
+    )
+    r.add_argument("--out", default="runs/latest", help="directory of results (resumable)")
+    r.add_argument(
+        "--cache-dir",
+        default=None,
+        help=f"persistent cache of compiled programs and generated data (default "
+        f"{default_cache_dir()})",
+    )
+    r.add_argument("--no-cache", action="store_true", help="no persistent compilation cache")
+    r.add_argument(
+        "--distributed",
+        action="store_true",
+        help="run across processes (jax.distributed): on a TPU slice, the same command on every "
+        "host; elsewhere with --coordinator, --num-processes and --process-id",
+    )
+    r.add_argument("--coordinator", default=None, help="host:port of process 0 (--distributed)")
+    r.add_argument("--num-processes", type=int, default=None, help="processes (--distributed)")
+    r.add_argument("--process-id", type=int, default=None, help="this process (--distributed)")
+    ls = sub.add_parser("list", help="rules and datasets, with references")
+    ls.add_argument(
+        "names", nargs="*", help="rules to describe in full (short names, labels or factory names)"
+    )
+    return p
+
+
+# --- the configuration ------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Every setting of ``credax run``, checked and typed."""
+
+    rules: tuple[str, ...]
+    dataset: str
+    data_dir: str | None
+    model: dict
+    seeds: int
+    draws: int
+    epochs: int
+    batch_size: int
+    eval_every: int | None
+    optimizer: dict
+    seed: int
+    block: int
+    seed_block: int | str | None
+    diverge_factor: float | None
+    out: Path
+    cache_dir: Path | None
+    distributed: bool
+    coordinator: str | None
+    num_processes: int | None
+    process_id: int | None
+
+    @property
+    def n_blocks(self) -> int:
+        return self.seeds // self.block
+
+    def identity(self) -> dict:
+        """The settings that change results (``RESULT_FIELDS``), as JSON values: what every
+        saved block carries and a rerun must match."""
+        values = {
+            "dataset": self.dataset,
+            "model": model_spec(self.model),
+            "seeds": self.seeds,
+            "draws": self.draws,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "eval_every": self.eval_every,
+            "optimizer": optimizer_spec(self.optimizer),
+            "seed": self.seed,
+            "block": self.block,
+            "seed_block": self.seed_block,
+            "diverge_factor": self.diverge_factor,
+        }
+        assert tuple(values) == RESULT_FIELDS
+        return {"format": IDENTITY_FORMAT, **values}
+
+
+def _positive(args, flag: str) -> None:
+    value = getattr(args, flag)
+    if value < 1:
+        fail(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
+
+
+def build_config(args: argparse.Namespace) -> RunConfig:
+    """The run configuration from parsed arguments: everything checked that can be without JAX
+    (a bad value exits with status 2 and one line)."""
+    for flag in ("seeds", "draws", "epochs", "batch_size"):
+        _positive(args, flag)
+    if not -(2**63) <= args.seed < 2**63:
+        fail(f"--seed must fit in 64 bits, got {args.seed}")
+    block = args.block or args.seeds
+    if args.block is not None and (args.block < 1 or args.seeds % args.block):
+        fail(f"--block must be a positive divisor of --seeds {args.seeds}, got {args.block}")
+    if args.eval_every is not None and args.eval_every < 1:
+        fail(f"--eval-every must be a positive number of steps, got {args.eval_every}")
+    if args.distributed and args.coordinator is None and args.num_processes is not None:
+        fail("--num-processes needs --coordinator (host:port of process 0)")
+    try:
+        rules = parse_rules(default_rules() if args.rules is None else args.rules)
+        model = parse_model(args.model)
+        check_chain_rules(rules, model, args.model)
+        config = RunConfig(
+            rules=tuple(rules),
+            dataset=args.dataset,
+            data_dir=args.data_dir,
+            model=model,
+            seeds=args.seeds,
+            draws=args.draws,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            eval_every=args.eval_every,
+            optimizer=parse_optimizer(args.optimizer),
+            seed=args.seed,
+            block=block,
+            seed_block=parse_seed_block(args.seed_block),
+            diverge_factor=parse_diverge(args.diverge_factor),
+            out=Path(args.out),
+            cache_dir=None if args.no_cache else Path(args.cache_dir or default_cache_dir()),
+            distributed=args.distributed,
+            coordinator=args.coordinator,
+            num_processes=args.num_processes,
+            process_id=args.process_id,
+        )
+    except UsageError as e:
+        fail(str(e))
+    return config
+
+
+def check_chain_rules(names: list[str], model: dict, spec: str) -> None:
+    """Rules that move activities layer by layer need an MLP with a hidden layer."""
+    from credax._src.registry import RULES
+
+    chain = [n for n in names if RULES[n].has("chain_only")]
+    if chain and (model["kind"] != "mlp" or len(model["sizes"]) < 3):
+        raise UsageError(
+            f"{', '.join(chain)} need{'s' if len(chain) == 1 else ''} a chain of dense layers "
+            f"with a hidden layer (--model mlp:IN-HIDDEN-...-OUT), got --model {spec}"
+        )
+
+
+def settings_diff(old: dict, new: dict) -> str:
+    """The settings that differ, as ``--flag old -> new``."""
+    keys = [k for k in dict.fromkeys([*new, *old]) if old.get(k) != new.get(k)]
+    return ", ".join(f"--{k.replace('_', '-')} {old.get(k)!r} -> {new.get(k)!r}" for k in keys)

@@ -1,0 +1,2 @@
+"""Networks: layers, containers, constructors, hooks, traces and local updates (the
+implementation behind ``credax.nets``)."""

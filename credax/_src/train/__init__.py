@@ -1,0 +1,1 @@
+"""Training as one compiled program (the implementation behind ``credax.train``)."""
