@@ -111,8 +111,8 @@ def modulated_batch(params: Any, batch: Any) -> tuple[jax.Array, jax.Array]:
     if jnp.issubdtype(m.dtype, jnp.integer) or m.dtype == jnp.bool_:
         raise TypeError(
             f"expected a real-valued modulator m (a reward or neuromodulator), got dtype "
-            f"{m.dtype}; integer labels are not a modulator: for a reward from labels wrap the rule with "
-            "credax.tasks.bandit, or cast the modulator to float"
+            f"{m.dtype}; integer labels are not a modulator: for a reward from labels wrap the "
+            "rule with credax.tasks.bandit, or cast the modulator to float"
         )
     if not jnp.issubdtype(m.dtype, jnp.floating):
         raise TypeError(f"expected a real-valued modulator m, got dtype {m.dtype}")
