@@ -293,6 +293,21 @@ def test_registry_lookup_by_any_name(name, key):
     assert credax.registry.lookup(name).name == key
 
 
+def test_families_have_their_own_line_styles():
+    families = list(credax.registry.FAMILIES.values())
+    assert len({repr(f.linestyle) for f in families}) == len(families)
+    with pytest.raises(ValueError, match="needs a line style of its own"):
+        credax.registry.register(credax.registry.Family("other", "x", families[0].linestyle))
+    with pytest.raises(ValueError, match="unknown family 'nope'"):
+        credax.registry.RuleEntry("x", credax.backprop, "X", "nope", "supervised", "d", "r")
+    with pytest.raises(ValueError, match="unknown traits"):
+        credax.registry.RuleEntry(
+            "x", credax.backprop, "X", "feedback", "supervised", "d", "r", traits={"fast"}
+        )
+    with pytest.raises(ValueError, match="is taken"):
+        credax.registry.register(RULES["fa"])
+
+
 def test_registry_unknown_and_task():
     with pytest.raises(ValueError, match="unknown rule 'nope'; expected one of bp, fa"):
         credax.registry.lookup("nope")
@@ -352,16 +367,17 @@ def test_tasks_check_their_batches():
 
 def test_unsupervised_evaluation_through_make_fit():
     """The engine knows no task: an evaluate of the user's own over unsupervised data, with a
-    rule (here backprop of a reconstruction-free objective stand-in) that reports no value."""
+    rule made by make_rule that reports no value: no training loss is recorded, neither a zero
+    nor the loss of some other objective."""
     x, _ = _data()
 
     def evaluate(params, rule_state, test, probe):
         return {"mean_output": jnp.mean(jax.vmap(params)(test))}
 
-    bp = credax.backprop(LOSS)
-    zero = credax.LearningRule(
-        bp.init, lambda p, s, b: (jax.tree.map(jnp.zeros_like, p), s)
+    zero = credax.make_rule(
+        "zero", credax.init_empty, update=lambda p, s, b: (jax.tree.map(jnp.zeros_like, p), s)
     )  # learns nothing, reports nothing
+    assert zero.update_with_value(make_mlp(jax.random.key(0)), (), x)[2] is None
     fit = credax.train.make_fit(
         zero, make_mlp, optax.sgd(0.1), train=x, test=x[:16], evaluate=evaluate, epochs=2,
         batch_size=16,
@@ -371,6 +387,36 @@ def test_unsupervised_evaluation_through_make_fit():
     assert np.all(res.history.mean_output[:, 0] == res.history.mean_output[:, -1])
     with pytest.raises(AttributeError, match="no record 'test_accuracy'"):
         _ = res.history.test_accuracy
+
+
+def test_a_rule_without_objective_that_blows_up_is_flagged():
+    """Non-finite weights from a rule that reports no value: ``diverged_step`` names the step
+    (before, a rule without value recorded a loss of 0 and never diverged)."""
+    x, _ = _data()
+
+    def update(params, state, batch):  # an update that turns non-finite at the third step
+        bad = jnp.where(state[0] >= 2, jnp.inf, 0.0)
+        return jax.tree.map(lambda w: jnp.full_like(w, bad), params), (state[0] + 1,)
+
+    rule = credax.make_rule("blowup", lambda k, p: (jnp.zeros((), jnp.int32),), update=update)
+    fit = credax.train.make_fit(
+        rule, make_mlp, optax.sgd(0.1), train=x, test=x[:16], epochs=1, batch_size=16,
+        diverge_factor=None,
+    )  # fmt: skip
+    res = credax.train.sweep(fit, 0, 1)
+    assert int(res.diverged_step[0]) == 2
+    assert "train_loss" not in res.history and not res.history.finite[0, -1]
+
+
+@pytest.mark.parametrize("name", ["train_loss", "finite"])
+def test_evaluate_may_not_take_the_engines_record_names(name):
+    x, y = _data()
+    fit = credax.train.make_fit(
+        credax.backprop(LOSS), make_mlp, optax.sgd(0.1), train=(x, y), test=(x, y), epochs=1,
+        batch_size=16, evaluate=lambda params, state, test, probe: {name: jnp.float32(0.0)},
+    )  # fmt: skip
+    with pytest.raises(ValueError, match=f"evaluate returned the record name.*{name}"):
+        credax.train.sweep(fit, 0, 1)
 
 
 # --- sweeps: kept programs, any seed count --------------------------------------------------------

@@ -157,14 +157,22 @@ def test_three_factor_rule_on_modulated_batches():
 def test_three_factor_rule_trains_under_make_fit_and_sweep():
     x = _x()
     m = np.sign(x[:, 0]).astype(np.float32)
+    first = nets.layer_mask(_mlp(jax.random.key(0)), 0)
+    rule = credax.chain(credax.masked(three_factor(), first), hebb(decay=0.5))
     fit = credax.train.make_fit(
-        credax.chain(three_factor(), hebb(decay=0.5)), _mlp, optax.sgd(0.01), train=(x, m),
-        test=(x, m), epochs=2, batch_size=16,
-    )  # fmt: skip
+        rule, _mlp, optax.sgd(0.01), train=(x, m), test=(x, m), epochs=2, batch_size=16
+    )
     assert fit.task == "modulated"
     res = credax.train.sweep(fit, 0, 2, n_draws=2)
     assert set(res.history) == {"weight_norms", "activity", "finite"}
     assert res.history.weight_norms.shape == (2, 2, 3, 2)
+    assert np.all(res.diverged_step == -1)
+    # A large, always positive modulator: the eligibility grows the weights without bound.
+    runaway = credax.train.make_fit(
+        three_factor(decay=1.0), _mlp, optax.sgd(1.0), train=(x, np.abs(m) + 1.0),
+        test=(x, m), epochs=10, batch_size=16,
+    )  # fmt: skip
+    assert np.all(credax.train.sweep(runaway, 0, 2).diverged_step > 0)
     with pytest.raises(TypeError, match="expected a real-valued modulator m, got dtype int"):
         credax.train.make_fit(
             three_factor(), _mlp, optax.sgd(0.01), train=(x, m.astype(np.int32)),
@@ -403,6 +411,14 @@ def test_hopfield_storage_under_make_fit_records_and_divergence():
     )  # fmt: skip
     res = credax.train.sweep(fit, 0, 2)
     assert np.all(res.diverged_step == -1) and res.history.weight_norms.shape == (2, 4, 1)
+    # Hebbian storage masked to the matrix's weights, chained with a decay of the whole model.
+    params = hopfield(jax.random.key(0))
+    weights_only = jax.tree.map(lambda _: True, params)
+    rule = credax.chain(credax.masked(hebb(), weights_only), hebb(decay=1.0))
+    g, _ = rule.update(params, rule.init(0, params), jnp.asarray(patterns[:4]))
+    alone, _ = hebb(decay=1.0).update(params, (), jnp.asarray(patterns[:4]))
+    np.testing.assert_allclose(g.layer.weight, 2 * alone.layer.weight - params.layer.weight,
+                               rtol=1e-5, atol=1e-6)  # fmt: skip
     runaway = credax.train.make_fit(
         hebb(), hopfield, optax.sgd(0.5), train=patterns, test=patterns, epochs=20, batch_size=8,
     )  # fmt: skip
@@ -504,3 +520,57 @@ def test_rule_with_time_stacked_records_in_its_task_evaluation(rule_name):
     rec = evaluate(params, None, cues, cues)
     t = nets.trace(params, cues)
     np.testing.assert_allclose(rec["activity"][0], jnp.sqrt(jnp.mean(t.outputs[0] ** 2)), 1e-6)
+
+
+# --- direct feedback with a temporal output --------------------------------------------------------
+
+
+class StepDense(nets.Layer):
+    """A dense map applied to every step of a sequence ``(T, n_in) -> (T, n_out)``."""
+
+    weight: jax.Array
+    bias: jax.Array
+    activation: callable = eqx.field(static=True)
+    steps: int = eqx.field(static=True)
+
+    def __init__(self, steps, n_in, n_out, *, key, activation=nets.identity):
+        self.weight = jax.random.normal(key, (n_out, n_in)) / np.sqrt(n_in)
+        self.bias = jnp.zeros(n_out)
+        self.activation, self.steps = activation, steps
+
+    @property
+    def linear(self):
+        return lambda w, x: x @ w.T
+
+    @property
+    def in_shape(self):
+        return (self.steps, self.weight.shape[1])
+
+    @property
+    def out_shape(self):
+        return (self.steps, self.weight.shape[0])
+
+
+def test_direct_feedback_with_a_temporal_output():
+    """An output ``(T, n_out)`` (a readout at every step): each hidden step receives its own
+    step's error through ``B`` ``(n_out, n_hidden)``; with ``B = W_out`` and a linear per-step
+    output layer that is backprop."""
+    k1, k2 = jax.random.split(jax.random.key(0))
+    params = nets.Sequential(
+        [StepDense(T, 4, 8, key=k1, activation=jnp.tanh), StepDense(T, 8, 3, key=k2)]
+    )
+    x = jax.random.normal(jax.random.key(1), (5, T, 4))
+    y = jax.random.normal(jax.random.key(2), (5, T, 3))
+
+    def loss(o, t):
+        return 0.5 * jnp.mean(jnp.sum((o - t) ** 2, axis=(1, 2)))
+
+    rule = credax.direct_feedback_alignment(loss)
+    state = rule.init(0, params)
+    assert [b.shape for b in state.feedback] == [(3, 8)]
+    exact = state._replace(feedback=(params.layers[1].weight,))
+    g, _ = rule.update(params, exact, (x, y))
+    ref = jax.grad(lambda p: loss(jax.vmap(p)(x), y))(params)
+    chex.assert_trees_all_close(g, ref, rtol=1e-5, atol=1e-6)
+    g, _ = rule.update(params, state, (x, y))
+    assert float(credax.metrics.angle(g.layers[0].weight, ref.layers[0].weight)) > 1.0

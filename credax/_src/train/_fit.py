@@ -70,10 +70,12 @@ class FitResult(NamedTuple):
 
     Attributes:
         history: ``History`` of named records, each ``(n_records, ...)``.
-        diverged_step: the first step at which the run diverged, or -1: the parameters or the
-            rule's updates became non-finite, or the training value grew past
-            ``diverge_factor`` times its initial scale, or, for a rule that reports no value,
-            the parameters' norm grew past ``diverge_factor`` times its initial scale.
+        diverged_step: the first step at which the run diverged, or -1: the rule's training
+            value became non-finite or grew past ``diverge_factor`` times its initial scale
+            (parameters made non-finite by an update show in the next step's value); for a rule
+            that reports no value, the parameters became non-finite or their norm grew past
+            ``diverge_factor`` times its initial scale; and for any rule, non-finite parameters
+            at a record that no value showed (flagged at that record's step).
         params: the final parameters (arrays; None where the model holds other leaves).
         rule_state: the final rule state with ``make_fit(..., keep_rule_state=True)`` (PRNG keys
             in it as raw ``jax.random.key_data``), else None: for feedback-path rules it holds
@@ -351,14 +353,16 @@ def _make_program(plan: _Plan) -> Callable:
             u, opt_state = optimizer.update(g, opt_state, trainable(params))
             params = _apply_updates(params, u)
             arrays = eqx.filter(params, eqx.is_array)
-            now = ~(all_finite(g) & all_finite(arrays))
-            if value is not None:
+            if value is not None:  # non-finite parameters show in the next step's value
                 value = jnp.asarray(value, jnp.float32)
                 v0 = jnp.where(t == 0, value, v0)
-                now = now | _diverged(value, v0, factor)
+                now = _diverged(value, v0, factor)
                 loss_sum = loss_sum + value
-            elif factor is not None:  # no objective: divergence is runaway growth
-                now = now | (_norm(arrays) > factor * jnp.maximum(norm0, 1.0))
+            else:  # no objective: non-finite parameters, or runaway growth
+                norm = _norm(arrays)
+                now = ~jnp.isfinite(norm)
+                if factor is not None:
+                    now = now | (norm > factor * jnp.maximum(norm0, 1.0))
             bad = jnp.where((bad < 0) & now, t, bad)
             return (arrays, rule_state, opt_state, perm, (loss_sum, v0, bad)), None
 
@@ -389,6 +393,8 @@ def _make_program(plan: _Plan) -> Callable:
             train_loss = jnp.where(r > 0, loss_sum / k, jnp.nan).astype(jnp.float32)
             params = eqx.combine(arrays, static)
             hist = plan.record(params, rule_state, probe, test, train_loss)
+            # Non-finite parameters that no value showed (e.g. outside the loss's reach).
+            bad = jnp.where((bad < 0) & ~hist["finite"], r * k, bad)
             stats = (jnp.zeros_like(loss_sum), v0, bad)
             carry = (arrays, rule_state, opt_state, perm, stats)
             # The last record ends the run; every other one is followed by k training steps.
@@ -458,11 +464,13 @@ def make_fit(
         classification: record test accuracy (default: when ``test``'s targets are integers).
         angles: measure the update angles and the rule's diagnostics (with ``False`` they are
             recorded as NaN with the same shapes, for the fastest short sweeps).
-        diverge_factor: a run counts as diverged at the first step whose parameters or updates
-            are non-finite, whose training value ``L`` has ``|L| > diverge_factor · max(|L₀|,
-            1)`` (``L₀`` the value of the first step), or, for a rule that reports no value, whose
-            parameters' norm exceeds ``diverge_factor · max(‖θ₀‖, 1)``; None checks finiteness
-            only.
+        diverge_factor: a run counts as diverged at the first step whose training value ``L``
+            is non-finite or has ``|L| > diverge_factor · max(|L₀|, 1)`` (``L₀`` the value of the
+            first step; non-finite parameters make the next value non-finite), or, for a rule
+            that reports no value, whose parameters are non-finite or have a norm above
+            ``diverge_factor · max(‖θ₀‖, 1)``; records also flag non-finite parameters. None
+            checks finiteness only. The checks of a rule without a value cost one reduction
+            over the parameters per step; those of a rule with one cost nothing extra.
         keep_rule_state: return the final rule state in ``FitResult.rule_state`` (memory and
             output traffic: a feedback-path rule's state is as large as the weights).
 
