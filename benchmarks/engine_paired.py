@@ -179,8 +179,8 @@ def plot(rows, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 3.2))
-    labels = [f"{r['shape']}\n{r['seeds']} seeds" for r in rows]
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    labels = [f"{r['shape'].replace('-', '-' + chr(10), 1)}\n{r['seeds']} seeds" for r in rows]
     ax.bar(range(len(rows)), [r["speed_ratio_median"] for r in rows], color="#1f77b4")
     for i, r in enumerate(rows):
         ax.plot([i] * len(r["speed_ratios"]), r["speed_ratios"], "k.", ms=3)
@@ -188,6 +188,7 @@ def plot(rows, path):
     ax.axhspan(0.95, 1.05, color="green", alpha=0.1, label="within 5%")
     ax.set_xticks(range(len(rows)), labels, fontsize=7)
     ax.set_ylabel("speed, this / previous engine")
+    ax.set_title("paired calls (dots) and their median (bars)", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -185,6 +185,8 @@ def masked(rule: LearningRule, mask: Mask | Callable[[Any], Mask]) -> LearningRu
         m = mask if is_tree else mask(params)
         _check_mask_leaves(m)
         try:
+            if jax.tree_util.tree_structure(m) != jax.tree_util.tree_structure(params):
+                raise ValueError
             pairs = jax.tree_util.tree_map(lambda b, p: _Pair(b, p), m, params)
         except ValueError:
             raise ValueError(
