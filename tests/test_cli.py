@@ -359,3 +359,30 @@ def test_bare_run_compares_rules_of_every_task(monkeypatch, capsys, tmp_path):
     assert summary["reward_hebb"]["task"] == "modulated"
     for label in ("HebbD", "RHebb", "BP", "FA"):
         assert label in printed.out
+
+
+def test_run_identity_is_an_allow_list():
+    """Only the settings that change results enter a run's identity: --out, --rules, the cache
+    and the process flags do not; every result-affecting flag does, each under its name."""
+    from credax._src.cli import _config
+
+    def identity(*extra):
+        args = _config.make_parser().parse_args(["run", *extra])
+        return _config.build_config(args).identity()
+
+    base = identity()
+    assert set(base) == {"format", *_config.RESULT_FIELDS}
+    for neutral in (["--out", "elsewhere"], ["--rules", "bp"], ["--no-cache"],
+                    ["--cache-dir", "c"], ["--distributed"]):  # fmt: skip
+        assert identity(*neutral) == base, neutral
+    for flag, value, key in [
+        ("--epochs", "3", "epochs"), ("--block", "4", "block"), ("--draws", "2", "draws"),
+        ("--feedback-seeds", "2", "draws"), ("--optimizer", "sgd:0.1", "optimizer"),
+        ("--model", "mlp:40-8-10", "model"), ("--diverge-factor", "none", "diverge_factor"),
+        ("--seed-block", "1", "seed_block"), ("--dataset", "teacher", "dataset"),
+    ]:  # fmt: skip
+        changed = identity(flag, value)
+        assert [k for k in base if base[k] != changed[k]] == [key], flag
+    changed = identity("--seeds", "4")  # the block (all seeds by default) follows
+    assert [k for k in base if base[k] != changed[k]] == ["seeds", "block"]
+    assert identity("--optimizer", "adam:0.001") == base  # the same optimizer, spelt otherwise

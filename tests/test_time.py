@@ -522,7 +522,7 @@ def test_rule_with_time_stacked_records_in_its_task_evaluation(rule_name):
     np.testing.assert_allclose(rec["activity"][0], jnp.sqrt(jnp.mean(t.outputs[0] ** 2)), 1e-6)
 
 
-# --- direct feedback with a temporal output --------------------------------------------------------
+# --- direct feedback with a temporal output -------------------------------------------------------
 
 
 class StepDense(nets.Layer):
