@@ -11,6 +11,7 @@ from credax._src.batches import supervised_batch as supervised_batch
 from credax._src.batches import unsupervised_batch as unsupervised_batch
 from credax._src.tasks import TASKS as TASKS
 from credax._src.tasks import Task as Task
+from credax._src.tasks._values import check as check
 from credax._src.tasks.modulated import BanditState as BanditState
 from credax._src.tasks.modulated import bandit as bandit
 from credax._src.tasks.modulated import modulated_evaluation as modulated_evaluation
@@ -26,6 +27,7 @@ __all__ = [
     "BanditState",
     "Task",
     "bandit",
+    "check",
     "check_inputs",
     "modulated_batch",
     "modulated_evaluation",

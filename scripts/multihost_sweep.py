@@ -62,6 +62,35 @@ def arrays(result) -> dict:
     return out
 
 
+def check_args(args) -> str | None:
+    """What is wrong with the arguments, in one line, before any work (None if nothing)."""
+    import os
+    import tempfile
+
+    process = [f for f in ("coordinator", "num_processes", "process_id") if getattr(args, f)
+               is not None]  # fmt: skip
+    if args.single and process:
+        return f"--single runs one process; drop --{process[0].replace('_', '-')}"
+    if not args.single:
+        from credax._src.train._sweep import check_distributed
+
+        try:
+            check_distributed(args.coordinator, args.num_processes, args.process_id)
+        except ValueError as e:
+            return f"{e} (--coordinator, --num-processes, --process-id; or --single)"
+    if any(n < 1 for n in args.seeds):
+        return f"--seeds must be positive counts, got {args.seeds}"
+    if args.draws < 1:
+        return f"--draws must be >= 1, got {args.draws}"
+    folder = os.path.dirname(os.path.abspath(args.out))
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        return f"--out {args.out}: its folder is not writable ({e.strerror or e})"
+    return None
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--single", action="store_true", help="one process, no jax.distributed")
@@ -78,13 +107,23 @@ def main(argv=None) -> int:
     )
     p.add_argument("--out", required=True, help="the .npz that process 0 writes")
     args = p.parse_args(argv)
+    problem = check_args(args)
+    if problem:
+        print(f"multihost_sweep: error: {problem}", file=sys.stderr)
+        return 2
 
     import jax
 
     import credax
 
     if not args.single:  # before anything else touches JAX's backends
-        credax.train.initialize_distributed(args.coordinator, args.num_processes, args.process_id)
+        try:
+            credax.train.initialize_distributed(
+                args.coordinator, args.num_processes, args.process_id
+            )
+        except ValueError as e:
+            print(f"multihost_sweep: error: {e}", file=sys.stderr)
+            return 2
     fit = build_fit()
     found = {}
     for n in args.seeds:

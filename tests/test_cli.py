@@ -56,7 +56,38 @@ def test_list(capsys):
         (["--seeds", "0"], "--seeds must be >= 1"),
         (["--rules", "tp,fa", "--model", "lenet"], "tp needs a chain of dense layers"),
         (["--rules", "big,dtp", "--model", "mlp:40-10"], "big, dtp need a chain"),
-    ],
+        (["--data-dir", "somewhere"], "--data-dir is not used by mnist1d"),
+        (["--dataset", "teacher", "--data-dir", "d"], "--data-dir is not used by teacher"),
+        (["--process-id", "1"], "--process-id are for runs across processes"),
+        (["--coordinator", "h:1", "--num-processes", "2"], "are for runs across processes"),
+        (
+            [
+                "--distributed",
+                "--coordinator",
+                "127.0.0.1:1234",
+                "--num-processes",
+                "2",
+                "--process-id",
+                "2",
+            ],
+            "expected process_id in [0, 2)",
+        ),
+        (
+            [
+                "--distributed",
+                "--coordinator",
+                "nohost.invalid:1234",
+                "--num-processes",
+                "2",
+                "--process-id",
+                "0",
+            ],
+            "cannot resolve the coordinator's host",
+        ),
+        (["--distributed", "--num-processes", "2"], "together"),
+        (["--seed", str(2**70)], "--seed must fit in 64 bits"),
+        (["--draws", "0"], "--draws must be >= 1"),
+    ],  # fmt: skip
 )
 def test_bad_input_exits_2_with_one_line(args, expected, capsys, tmp_path):
     with pytest.raises(SystemExit) as e:
@@ -100,6 +131,9 @@ def test_run_writes_results_and_resumes(tmp_path, capsys):
     assert (out / "fa" / "block_0.npz").stat().st_mtime_ns == stamp
     again = json.loads((out / "summary.json").read_text())
     assert again["rules"]["fa"]["test_accuracy_per_run"] == fa["test_accuracy_per_run"]
+    for rule in ("bp", "fa"):  # the times of the run that made the blocks, not zeros
+        for t in ("compile_s", "train_s"):
+            assert again["rules"][rule][t] == summary["rules"][rule][t] > 0
 
     # Other settings into the same directory are refused.
     with pytest.raises(SystemExit) as e:
@@ -386,3 +420,43 @@ def test_run_identity_is_an_allow_list():
     changed = identity("--seeds", "4")  # the block (all seeds by default) follows
     assert [k for k in base if base[k] != changed[k]] == ["seeds", "block"]
     assert identity("--optimizer", "adam:0.001") == base  # the same optimizer, spelt otherwise
+
+
+@pytest.mark.parametrize("what", ["config_dir", "rule_file", "block_dir"])
+def test_damaged_out_layout_is_one_line_before_training(tmp_path, capsys, what):
+    out = tmp_path / "run"
+    out.mkdir()
+    if what == "config_dir":
+        (out / "config.json").mkdir()
+    elif what == "rule_file":
+        (out / "bp").write_text("not a folder")
+    else:
+        (out / "bp" / "block_0.npz").mkdir(parents=True)
+    with pytest.raises(SystemExit) as e:
+        cli.main(["run", "--rules", "bp", *TINY, "--out", str(out)])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and ("is not a file" in err[0] or "is not a folder" in err[0]), err
+
+
+def test_interrupted_run_says_what_was_saved(tmp_path):
+    """Ctrl-C during a run: one line saying what is saved and how to resume, exit 130."""
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    args = [sys.executable, "-m", "credax._src.cli", "run", "--rules", "bp,fa,dfa,usf",
+            "--model", "mlp:40-8-10", "--epochs", "200", "--seeds", "2", "--block", "1",
+            "--no-cache", "--out", str(out)]  # fmt: skip
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and not (out / "bp" / "block_0.npz").exists():
+        time.sleep(0.2)
+    assert (out / "bp" / "block_0.npz").exists(), "the run saved nothing in time"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=240)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert "credax: interrupted;" in last and "run the same command again to resume" in last
+    assert "of 8 blocks are saved in" in last

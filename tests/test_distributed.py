@@ -104,3 +104,43 @@ def test_two_process_sweep_equals_one_process(tmp_path):
         a, b = multi[name], single[name]
         assert a.shape == b.shape and a.dtype == b.dtype, (name, a.shape, b.shape)
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, equal_nan=True, err_msg=name)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--single", "--process-id", "0"], "--single runs one process; drop --process-id"),
+        ([], "jax.distributed could not start"),
+        (["--coordinator", "127.0.0.1:1", "--num-processes", "2"], "together"),
+        (
+            ["--coordinator", "127.0.0.1:1", "--num-processes", "2", "--process-id", "2"],
+            "expected process_id in [0, 2)",
+        ),
+        (
+            ["--coordinator", "nohost.invalid:1", "--num-processes", "2", "--process-id", "0"],
+            "cannot resolve the coordinator's host",
+        ),
+        (["--single", "--seeds", "0"], "--seeds must be positive"),
+        (["--single", "--draws", "0"], "--draws must be >= 1"),
+    ],  # fmt: skip
+)
+def test_bad_arguments_are_one_line(args, expected, tmp_path):
+    out = subprocess.run(
+        [sys.executable, str(SCRIPT), *args, "--out", str(tmp_path / "o.npz")],
+        capture_output=True, text=True, env=_env(), timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 2, out.stderr[-2000:]
+    lines = [line for line in out.stderr.strip().splitlines() if "error:" in line]
+    assert len(lines) == 1 and expected in lines[0], out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
+
+
+def test_unwritable_out_is_found_before_the_sweeps(tmp_path):
+    out = subprocess.run(
+        [sys.executable, str(SCRIPT), "--single", "--out", str(tmp_path / "no" / "o.npz")],
+        capture_output=True, text=True, env=_env(), timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 2 and "its folder is not writable" in out.stderr

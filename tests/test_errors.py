@@ -17,7 +17,6 @@ from conftest import (
     make_rule,
     rule_batch,
     with_task,
-    with_trait,
 )
 
 import credax
@@ -174,18 +173,35 @@ def test_params_not_a_credax_model(rule_name):
         rule.update(params, state, rule_batch(rule_name, jax.random.key(2), (5,)))
 
 
+def _model_sized_state(name):
+    """Whether the rule's state holds arrays shaped by the model (feedback, inverses, traces)."""
+    state = make_rule(name).init(0, make_mlp(jax.random.key(0)))
+    leaves = jax.tree.leaves(state)
+    return any(jnp.ndim(x) for x in leaves if not jnp.issubdtype(x.dtype, jax.dtypes.prng_key))
+
+
 @pytest.mark.parametrize(
-    "rule_name, match",
-    [(n, "feedback matrices must match the layers' weights") for n in with_trait("feedback_path")]
-    + [(n, "DFA feedback shapes must be") for n in with_trait("direct")],
+    "rule_name", [n for n in RULE_NAMES if n != "big" and _model_sized_state(n)]
 )
-def test_state_for_another_model(rule_name, match):
-    """A feedback state built for one architecture is refused by another, naming the expected
-    shapes. (Sign symmetry rebuilds its feedback from the weights at every update.)"""
+def test_state_for_another_model(rule_name):
+    """A state built for one architecture is refused by another, naming both. (Every rule's
+    update compares the state with what its init makes for the model; BIG, whose inhibition may
+    be replaced by any net, checks its feedback networks itself: tests/test_targets.py.)"""
     rule, _, state = setup(rule_name)
     other = make_mlp(jax.random.key(0), sizes=(5, 4, 3))
+    match = f"{RULES[rule_name].factory_name}: the rule state does not fit this rule and model"
     with pytest.raises(ValueError, match=match):
-        rule.update(other, state, make_batch(jax.random.key(2), (5,)))
+        rule.update(other, state, rule_batch(rule_name, jax.random.key(2), (5,)))
+
+
+@pytest.mark.parametrize("rule_name", RULE_NAMES)
+def test_state_of_another_rule(rule_name):
+    """A state made by another rule is refused, naming both states' types."""
+    rule, params, _ = setup(rule_name)
+    donor = "np" if rule_name != "np" else "fa"
+    foreign = make_rule(donor).init(0, params)
+    with pytest.raises(ValueError, match=f"got {type(foreign).__name__}"):
+        rule.update(params, foreign, rule_batch(rule_name, jax.random.key(2), (5,)))
 
 
 # --- constructor options --------------------------------------------------------------------------

@@ -484,3 +484,144 @@ def test_evaluate_must_return_named_records():
     )  # fmt: skip
     with pytest.raises(TypeError, match="return a dict of named arrays, got"):
         credax.train.sweep(fit, 0, 1)
+
+
+# --- values that shapes do not show -----------------------------------------------------------
+
+
+def test_soft_targets_must_be_distributions():
+    logits = jnp.zeros((2, 3))
+    ok = jnp.array([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]])
+    assert np.isfinite(float(LOSS(logits, ok)))
+    for bad in ([[0.5, 0.6, 0.0], [1.0, 0.0, 0.0]], [[-0.5, 1.5, 0.0], [1.0, 0.0, 0.0]]):
+        with pytest.raises(ValueError, match="soft targets that are distributions"):
+            LOSS(logits, jnp.array(bad))
+
+
+def test_checked_batches_concrete_and_under_checkify():
+    from jax.experimental import checkify
+
+    params = make_mlp(jax.random.key(0))
+    x = jnp.ones((3, 5))
+    with pytest.raises(ValueError, match=re.escape("labels must lie in [0, 3)")):
+        credax.tasks.check(params, (x, jnp.array([0, 1, 3])))
+    with pytest.raises(ValueError, match="expected finite inputs x"):
+        credax.tasks.check(params, (x.at[0, 0].set(jnp.nan), jnp.array([0, 1, 2])))
+    with pytest.raises(ValueError, match="expected a finite modulator m"):
+        credax.tasks.check(params, (x, jnp.array([0.0, jnp.inf, 1.0])), task="modulated")
+    with pytest.raises(ValueError, match="soft targets that are distributions"):
+        credax.tasks.check(params, (x, jnp.full((3, 3), 0.5)), loss=LOSS)
+    rule = credax.feedback_alignment(LOSS)
+    state = rule.init(0, params)
+
+    def step(params, state, batch):
+        return rule.update(params, credax.tasks.check(params, batch) and state, batch)
+
+    err, _ = jax.jit(checkify.checkify(step))(params, state, (x, jnp.array([0, 1, 7])))
+    assert "labels must lie in [0, 3)" in str(err.get()) and "[0, 7]" in str(err.get())
+    err, _ = jax.jit(checkify.checkify(step))(params, state, (x, jnp.array([0, 1, 2])))
+    assert err.get() is None
+
+
+def test_make_fit_refuses_non_finite_data_and_bad_callables():
+    x, y = _data()
+    bad = x.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match=re.escape("expected finite test data, found 1 NaN")):
+        _make_fit(test=(bad, y))
+    with pytest.raises(ValueError, match=re.escape("expected finite train data")):
+        _make_fit(train=(bad, y))
+    with pytest.raises(TypeError, match="init_model.key. to return a layered credax model.*array"):
+        credax.train.make_fit(
+            credax.backprop(LOSS), lambda k: jnp.ones(3), optax.sgd(0.1), loss=LOSS,
+            train=(x, y), test=(x, y), epochs=1, batch_size=16,
+        )  # fmt: skip
+    with pytest.raises(TypeError, match="expected init_model to take 1 argument"):
+        credax.train.make_fit(
+            credax.backprop(LOSS), lambda: make_mlp(0), optax.sgd(0.1), loss=LOSS,
+            train=(x, y), test=(x, y), epochs=1, batch_size=16,
+        )  # fmt: skip
+    with pytest.raises(TypeError, match="expected evaluate to take 4 argument"):
+        _make_fit(evaluate=lambda params, state: {})
+    fit = _make_fit(evaluate=lambda params, state, test, probe: {"note": "fine"})
+    with pytest.raises(TypeError, match="evaluate's record 'note' to be a numeric array, got str"):
+        credax.train.sweep(fit, 0, 1)
+
+
+def test_mask_inputs_name_what_was_expected():
+    params = make_mlp(jax.random.key(0))
+    bp = credax.backprop(LOSS)
+    with pytest.raises(TypeError, match="layer_mask: expected a layer index, .* got 1.0"):
+        nets.layer_mask(params, 1.0)
+    with pytest.raises(TypeError, match="layer_mask's which to take 2 argument"):
+        nets.layer_mask(params, lambda i: True)
+    with pytest.raises(TypeError, match="mask function to take 1 argument"):
+        credax.masked(bp, lambda: None)
+    with pytest.raises(TypeError, match="expected a mask of bools .* found a leaf 1"):
+        credax.masked(bp, jax.tree.map(lambda w: 1, params))
+    with pytest.raises(ValueError, match=re.escape("parameter's shape (7, 5), got shape (7,)")):
+        credax.masked(bp, jax.tree.map(lambda w: jnp.ones(w.shape[:1], bool), params)).init(
+            0, params
+        )
+    with pytest.raises(ValueError, match="expected a mask with params' structure"):
+        credax.masked(bp, True).init(0, params)
+
+
+@pytest.mark.parametrize("flag", ["random_magnitude", "redraw"])
+def test_sign_symmetry_flags_are_bools(flag):
+    with pytest.raises(TypeError, match=f"expected {flag} to be True or False, got 'no'"):
+        credax.sign_symmetry(LOSS, **{flag: "no"})
+
+
+def test_an_unbatched_input_says_the_batch_axis_is_missing():
+    params = make_mlp(jax.random.key(0))
+    with pytest.raises(ValueError, match="is its batch axis missing"):
+        nets.trace(params, jnp.ones(5))
+    with pytest.raises(ValueError, match="is its batch axis missing"):
+        credax.equilibrium_propagation(LOSS).predict(params, jnp.ones(5))
+
+
+@pytest.mark.parametrize("rule_name", ["fa", "dfa", "np"])
+def test_integer_inputs_are_cast(rule_name):
+    """uint8 images, as users load them: cast to the model's dtype, same updates as floats."""
+    params = make_mlp(jax.random.key(0))
+    x = np.random.default_rng(0).integers(0, 255, (4, 5)).astype(np.uint8)
+    y = jnp.array([0, 1, 2, 0])
+    rule = make_rule(rule_name)
+    state = rule.init(0, params)
+    g_int, _ = rule.update(params, state, (x, y))
+    g_float, _ = rule.update(params, state, (x.astype(np.float32), y))
+    chex.assert_trees_all_close(g_int, g_float, rtol=1e-6)
+    fit = credax.train.make_fit(
+        rule, make_mlp, optax.sgd(1e-4), loss=LOSS, train=(x, y), test=(x, y), epochs=1,
+        batch_size=2,
+    )  # fmt: skip
+    assert np.isfinite(credax.train.sweep(fit, 0, 1).history.test_loss).all()
+
+
+def test_relaxations_that_run_away_count_as_divergence():
+    """Predictive coding with too fast an inference rate, and equilibrium propagation with ReLU
+    hidden layers (its energy has no minimum): the value is inf, the run diverged at its first
+    step, and the settling record says why; at the defaults, neither."""
+    x, y = _data()
+    runs = {
+        "pc": (credax.predictive_coding(LOSS), jnp.tanh),
+        "pc_fast": (credax.predictive_coding(LOSS, inference_rate=50.0), jnp.tanh),
+        "ep": (credax.equilibrium_propagation(LOSS), jnp.tanh),
+        "ep_relu": (credax.equilibrium_propagation(LOSS), jax.nn.relu),
+    }
+    out = {}
+    for name, (rule, act) in runs.items():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit = credax.train.make_fit(
+                rule, lambda k, act=act: make_mlp(k, activation=act), optax.adam(1e-3),
+                loss=LOSS, train=(x, y), test=(x, y), epochs=1, batch_size=16,
+            )  # fmt: skip
+        res = credax.train.sweep(fit, 0, 1)
+        out[name] = (int(res.diverged_step[0]), float(res.history.settle_ratio[0, 0]), caught)
+    assert out["pc"][0] == -1 and out["pc"][1] < 1 and out["ep"][0] == -1 and out["ep"][1] < 1
+    assert out["pc_fast"][0] == 0 and not np.isfinite(out["pc_fast"][1])
+    assert out["ep_relu"][0] == 0 and out["ep_relu"][1] > 1
+    assert any("activation is unbounded" in str(w.message) for w in out["ep_relu"][2])
+    assert not any("unbounded" in str(w.message) for w in out["ep"][2])

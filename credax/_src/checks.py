@@ -80,3 +80,28 @@ def as_key(key: Any, what: str = "key") -> jax.Array:
         f"expected {what} to be a PRNG key (jax.random.key(seed)) or an int seed, got "
         f"{type(key).__name__} {key!r}"[:200]
     )
+
+
+def positional_arity(fn: Callable) -> tuple[int, float] | None:
+    """How many positional arguments ``fn`` takes, ``(required, maximum)``; None if unknown."""
+    import inspect
+
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    required, maximum = 0, 0.0
+    for p in sig.parameters.values():
+        if p.kind == p.VAR_POSITIONAL:
+            maximum = math.inf
+        elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            maximum += 1
+            required += p.default is p.empty
+    return required, maximum
+
+
+def check_arity(name: str, fn: Callable, n: int, expected: str) -> None:
+    """``fn`` can be called with ``n`` positional arguments (when its signature can be read)."""
+    arity = positional_arity(fn)
+    if arity is not None and not arity[0] <= n <= arity[1]:
+        raise TypeError(f"expected {name} to take {n} argument(s), {expected}; got {fn!r}"[:300])

@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from credax._src.batches import MODULATED, SUPERVISED, UNSUPERVISED
-from credax._src.checks import as_key
+from credax._src.checks import as_key, check_arity
 from credax._src.rule import LearningRule, complete, forward
 
 
@@ -78,7 +79,7 @@ def chain(*rules: LearningRule) -> LearningRule:
         return tuple(r.init(k, params) for r, k in zip(rules, keys))
 
     def check_state(state):
-        if not (isinstance(state, tuple) and len(state) == len(rules)):
+        if not (type(state) is tuple and len(state) == len(rules)):
             raise ValueError(
                 f"chain: expected a tuple of {len(rules)} rule states (from its init), got "
                 f"{type(state).__name__}"
@@ -171,15 +172,15 @@ def masked(rule: LearningRule, mask: Mask | Callable[[Any], Mask]) -> LearningRu
         task are the rule's.
     """
     rule = complete(rule, "masked")
-    # A pytree of bools is a mask (even an equinox Module, which is callable); any other
-    # callable is a function of params.
-    leaves = jax.tree_util.tree_leaves(mask)
-    is_tree = bool(leaves) and all(_is_bool(leaf) for leaf in leaves)
-    if not is_tree:
-        if not callable(mask):
-            _check_mask_leaves(mask)
-        elif leaves and any(_is_bool(leaf) for leaf in leaves):
-            _check_mask_leaves(mask)  # a callable pytree holding bools and other leaves
+    # A function of params is a plain callable; anything else (an equinox Module too, though it
+    # is callable) is a pytree of bools.
+    is_function = callable(mask) and not isinstance(mask, eqx.Module)
+    is_function = is_function and jax.tree_util.tree_leaves(mask) == [mask]
+    is_tree = not is_function
+    if is_tree:
+        _check_mask_leaves(mask)
+    else:
+        check_arity("masked's mask function", mask, 1, "mask(params) -> a pytree of bools")
 
     def resolve(params):
         m = mask if is_tree else mask(params)

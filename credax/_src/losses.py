@@ -38,7 +38,9 @@ def softmax_cross_entropy(logits: ArrayLike, y: ArrayLike) -> jax.Array:
 
     Args:
         logits: ``z``, shape ``(B, K)``.
-        y: integer labels ``(B,)`` in ``[0, K)`` or target distributions ``(B, K)``.
+        y: integer labels ``(B,)`` in ``[0, K)`` or target distributions ``(B, K)`` (checked
+            when concrete: entries ``>= 0``, rows summing to 1; under ``jax.jit`` values are not
+            checked, see ``credax.tasks.check``).
 
     Returns:
         A scalar. Its gradient with respect to ``z`` is ``(softmax(z) - t) / B``.
@@ -50,6 +52,14 @@ def softmax_cross_entropy(logits: ArrayLike, y: ArrayLike) -> jax.Array:
     """
     logits = jnp.asarray(logits)
     t = _targets(logits, y, "softmax_cross_entropy")
+    if jnp.issubdtype(jnp.asarray(y).dtype, jnp.floating) and not isinstance(y, jax.core.Tracer):
+        yy = np.asarray(y, np.float64)
+        if yy.size and (yy.min() < 0 or np.abs(yy.sum(-1) - 1).max() > 1e-3):
+            raise ValueError(
+                "softmax_cross_entropy: expected soft targets that are distributions (entries "
+                f">= 0, each row summing to 1), got entries in [{yy.min():.3g}, {yy.max():.3g}] "
+                f"and row sums in [{yy.sum(-1).min():.3g}, {yy.sum(-1).max():.3g}]"
+            )
     return -jnp.mean(jnp.sum(t * jax.nn.log_softmax(logits), axis=-1))
 
 

@@ -239,14 +239,16 @@ _ENTRIES = [
         "pc", energy.predictive_coding, "PC", "energy", SUPERVISED,
         "value nodes relax on prediction errors, local updates",
         "Whittington & Bogacz 2017; Song et al. 2020",
-        diagnostics=("energy", "prediction_errors"), traits={"chain_only", "relaxes"},
+        diagnostics=("energy", "prediction_errors", "settle_ratio"),
+        traits={"chain_only", "relaxes"},
         in_default_run=False,
     ),
     RuleEntry(
         "ep", energy.equilibrium_propagation, "EP", "energy", SUPERVISED,
         "free and nudged equilibria of a Hopfield energy, contrastive Hebbian update",
         "Scellier & Bengio 2017; Laborieux et al. 2021",
-        diagnostics=("energy", "free_vs_feedforward"), traits={"chain_only", "relaxes"},
+        diagnostics=("energy", "free_vs_feedforward", "settle_ratio"),
+        traits={"chain_only", "relaxes"},
         in_default_run=False,
     ),
 ]

@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 
 from credax._src.batches import SUPERVISED, TASK_NAMES, supervised_batch
 from credax._src.checks import as_key, check_callable
@@ -149,6 +150,7 @@ def make_rule(
     predict: PredictFn | None = None,
     task: str | None = None,
     layers_only: bool = True,
+    check_state: bool = True,
 ) -> LearningRule:
     """Assembles a complete ``LearningRule`` with what every credax rule shares: int seeds as
     keys, a check that ``params`` is a layered model, and (with ``layers_only``) zero updates,
@@ -166,6 +168,10 @@ def make_rule(
         predict: optional ``predict(params, x)`` (see ``LearningRule``).
         task: the task of the rule's batches (``credax.tasks``), e.g. ``"unsupervised"``.
         layers_only: whether the rule trains credax layers only.
+        check_state: whether ``update`` checks, when traced, that the state has the structure
+            and shapes ``init`` gives for the model (a state of another rule or model is then
+            refused in one line naming both); off for rules whose state may be replaced by
+            parts of another structure.
 
     Examples:
         A Hebbian rule, ``Δw = η y xᵀ`` on every layer, with ``updates = -Δw``:
@@ -202,6 +208,38 @@ def make_rule(
             "update_with_value(params, state, batch) -> (updates, state, value)",
         )
     inner = update_with_value
+    if not isinstance(check_state, bool):
+        raise TypeError(f"expected check_state to be True or False, got {check_state!r}")
+
+    def state_fits(params, state):
+        """The state against the one ``init`` makes for ``params``: a state from another rule,
+        another model or another chain order is refused here, naming both."""
+        expected = eqx.filter_eval_shape(init, jax.random.key(0), params)
+        got_def, want_def = (
+            jax.tree_util.tree_structure(state),
+            jax.tree_util.tree_structure(expected),
+        )
+        problem = None
+        if not jax.tree_util.tree_leaves(expected):  # a stateless rule takes any empty state
+            if jax.tree_util.tree_leaves(state):
+                problem = "another structure"
+        elif got_def != want_def:
+            problem = "another structure"
+        else:
+            for got, want in zip(
+                jax.tree_util.tree_leaves(state), jax.tree_util.tree_leaves(expected)
+            ):
+                if jnp.issubdtype(want.dtype, jax.dtypes.prng_key):
+                    continue  # a typed or a raw key, as the caller made it
+                if jnp.shape(got) != want.shape:
+                    problem = "other shapes"
+                    break
+        if problem:
+            raise ValueError(
+                f"{name}: the rule state does not fit this rule and model ({problem}): "
+                f"expected {_describe(expected)}, got {_describe(state)}; make the "
+                f"state with this rule's init on this model"
+            )
 
     def init_fn(key, params):
         key = as_key(key, f"{name} init key")
@@ -211,6 +249,8 @@ def make_rule(
         return init(key, params)
 
     def value_fn(params, state, batch):
+        if check_state:
+            state_fits(params, state)
         updates, state, value = inner(params, state, batch)
         return (only_layers(updates) if layers_only else updates), state, value
 
@@ -219,6 +259,14 @@ def make_rule(
         return updates, state
 
     return complete(LearningRule(init_fn, update_fn, value_fn, diagnostics, predict, task), name)
+
+
+def _describe(tree: Any) -> str:
+    """A short description of a state: its type and its leaves' shapes."""
+    leaves = jax.tree_util.tree_leaves(tree)
+    shapes = [tuple(jnp.shape(leaf)) for leaf in leaves[:6]]
+    more = f", ... ({len(leaves)} arrays)" if len(leaves) > 6 else ""
+    return f"{type(tree).__name__} with arrays {shapes}{more}"[:400]
 
 
 def check_loss(loss: Any) -> Loss:

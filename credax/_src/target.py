@@ -523,8 +523,26 @@ def balanced_inhibition_gradient(
             parts.append((e_fb, inh))
         return ts, value, parts[::-1]
 
+    def check_big_state(chain, state):
+        if not isinstance(state, BalancedInhibitionState):
+            raise ValueError(
+                f"{BIG}: expected a BalancedInhibitionState (from this rule's init), got "
+                f"{type(state).__name__}"
+            )
+        want = [(l.out_shape[0], n.out_shape[0]) for l, n in zip(chain.layers, chain.layers[1:])]
+        got = [getattr(g, "weight", None) for g in state.inverses]
+        if len(got) != len(want) or any(
+            w is None or tuple(jnp.shape(w)) != shape for w, shape in zip(got, want)
+        ):
+            raise ValueError(
+                f"{BIG}: the state's feedback networks do not fit this model: expected inverse "
+                f"weights {want}, got {[None if w is None else tuple(jnp.shape(w)) for w in got]};"
+                " make the state with this rule's init on this model"
+            )
+
     def update(params, state, batch):
         chain, tr, y = _forward_pass(params, batch, BIG)
+        check_big_state(chain, state)
         hs = list(tr.outputs)
         ts, value, _ = targets(chain, tr, y, state)
         nets, opt_state, key = (state.inverses, state.inhibition), state.opt_state, state.key
@@ -561,4 +579,13 @@ def balanced_inhibition_gradient(
             rec["target_angle_dtp"].append(angle(ts[l] - hs[l], dtp - hs[l]))
         return {k: jnp.stack(v) for k, v in rec.items()}
 
-    return make_rule(BIG, init, update_with_value=update, diagnostics=diagnostics, task=SUPERVISED)
+    # The inhibition may be replaced by a net of another architecture (check_state=False);
+    # update checks the feedback networks against the model itself.
+    return make_rule(
+        BIG,
+        init,
+        update_with_value=update,
+        diagnostics=diagnostics,
+        task=SUPERVISED,
+        check_state=False,
+    )

@@ -23,6 +23,8 @@ RESULT_FIELDS = (
     "seed", "block", "seed_block", "diverge_factor",
 )  # fmt: skip
 IDENTITY_FORMAT = 2
+# Datasets generated in memory: --data-dir means nothing to them.
+GENERATED = ("mnist1d", "teacher", "teacher_tanh")
 # How the command's flags are named in messages from the library's own checks.
 FLAG_NAMES = {"batch_size": "--batch-size", "epochs": "--epochs", "eval_every": "--eval-every"}
 
@@ -302,8 +304,21 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         fail(f"--block must be a positive divisor of --seeds {args.seeds}, got {args.block}")
     if args.eval_every is not None and args.eval_every < 1:
         fail(f"--eval-every must be a positive number of steps, got {args.eval_every}")
-    if args.distributed and args.coordinator is None and args.num_processes is not None:
-        fail("--num-processes needs --coordinator (host:port of process 0)")
+    process_flags = [
+        f for f, v in (("--coordinator", args.coordinator), ("--num-processes", args.num_processes),
+                       ("--process-id", args.process_id)) if v is not None
+    ]  # fmt: skip
+    if process_flags and not args.distributed:
+        fail(f"{', '.join(process_flags)} are for runs across processes: add --distributed")
+    if args.distributed:
+        from credax._src.train._sweep import check_distributed
+
+        try:
+            check_distributed(args.coordinator, args.num_processes, args.process_id)
+        except ValueError as e:
+            fail(f"--distributed: {e} (--coordinator, --num-processes, --process-id)")
+    if args.data_dir is not None and args.dataset in GENERATED:
+        fail(f"--data-dir is not used by {args.dataset}, which is generated; drop it")
     try:
         rules = parse_rules(default_rules() if args.rules is None else args.rules)
         model = parse_model(args.model)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import concurrent.futures
 import math
 import os
+import sys
 import time
 
 import numpy as np
@@ -101,7 +102,10 @@ def configure_jax(config: RunConfig) -> None:
     if config.distributed:
         from credax._src.train._sweep import initialize_distributed
 
-        initialize_distributed(config.coordinator, config.num_processes, config.process_id)
+        try:
+            initialize_distributed(config.coordinator, config.num_processes, config.process_id)
+        except ValueError as e:
+            fail(f"--distributed: {e}")
     if config.cache_dir is None:
         return
     try:
@@ -398,11 +402,47 @@ def report(config: RunConfig, experiment: Experiment, timing: dict[str, dict]) -
     print(f"wrote {config.out / 'summary.json'}, {', '.join(str(config.out / w) for w in written)}")
 
 
+def check_out_layout(config: RunConfig) -> None:
+    """Files of an earlier run that stand where folders must be, or folders where files must."""
+    out = config.out
+    for name in ("config.json", "summary.json", "curves.png", "angles.png"):
+        if (out / name).exists() and not (out / name).is_file():
+            fail(f"{out / name} is not a file; remove it or use another --out")
+    for rule in config.rules:
+        folder = out / rule
+        if folder.exists() and not folder.is_dir():
+            fail(f"{folder} is not a folder (it holds rule {rule}'s blocks); remove it")
+        for b in range(config.n_blocks):
+            path = block_path(out, rule, b)
+            if path.exists() and not path.is_file():
+                fail(f"{path} is not a file; remove it or use another --out")
+
+
+def saved_blocks(config: RunConfig) -> int:
+    return sum(
+        block_path(config.out, r, b).is_file() for r in config.rules for b in range(config.n_blocks)
+    )
+
+
 def cmd_run(args) -> int:
     # 1. Everything that can be checked without JAX work, the output directory included.
     config = build_config(args)
     check_previous_run(config)
     check_out_dir(config.out)
+    check_out_layout(config)
+    try:
+        return run(config)
+    except KeyboardInterrupt:
+        print(
+            f"\ncredax: interrupted; {saved_blocks(config)} of "
+            f"{len(config.rules) * config.n_blocks} blocks are saved in {config.out}; run the same "
+            "command again to resume",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def run(config: RunConfig) -> int:
 
     # 2. JAX, data and the checks that need them; each rule's program, built and checked.
     configure_jax(config)

@@ -229,11 +229,15 @@ class Layer(eqx.Module):
     def __call__(self, x: jax.Array, state: Any = _NO_STATE):
         x = jnp.asarray(x)
         if x.shape != tuple(self.in_shape):
-            hint = (
-                " (one example at a time: batch with jax.vmap)"
-                if x.ndim > len(self.in_shape)
-                else ""
-            )
+            if x.ndim > len(self.in_shape):
+                hint = " (a layer takes one example: map it over a batch with jax.vmap)"
+            elif x.ndim < len(self.in_shape):
+                hint = (
+                    " (credax.nets.trace, rules and predict take a batch (B, ...): is its batch "
+                    "axis missing?)"
+                )
+            else:
+                hint = ""
             raise ValueError(
                 f"{type(self).__name__} expects one example of shape {tuple(self.in_shape)}, got "
                 f"an array of shape {x.shape}{hint}"

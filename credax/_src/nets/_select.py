@@ -23,6 +23,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from credax._src.checks import check_arity
 from credax._src.nets._layer import Layer
 
 
@@ -133,9 +134,18 @@ def layer_mask(model: Any, which: int | Sequence[int] | Callable[[int, Layer], b
     layers = find_layers(model)
     n = len(layers)
     if callable(which):
-        chosen = {i for i, layer in enumerate(layers) if which(i, layer)}
+        check_arity("layer_mask's which", which, 2, "which(index, layer) -> bool")
+        chosen = {i for i, layer in enumerate(layers) if bool(which(i, layer))}
     else:
-        items = [which] if isinstance(which, numbers.Integral) else list(which)
+        if isinstance(which, numbers.Integral) and not isinstance(which, bool):
+            items = [which]
+        elif isinstance(which, (list, tuple, range)):
+            items = list(which)
+        else:
+            raise TypeError(
+                "layer_mask: expected a layer index, a sequence of indices or which(index, layer)"
+                f" -> bool, got {which!r}"
+            )
         chosen = set()
         for i in items:
             if isinstance(i, bool) or not isinstance(i, numbers.Integral) or not -n <= i < n:

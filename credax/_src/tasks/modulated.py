@@ -110,7 +110,7 @@ def bandit(rule: LearningRule, *, baseline_decay: float = 0.9) -> LearningRule:
         updates, inner, _ = rule.update_with_value(params, state.inner, (x, m))
         mean = decay * state.reward_mean + (1.0 - decay) * jnp.mean(reward)
         new = BanditState(inner, key, mean.astype(jnp.float32), state.count + 1)
-        return updates, new, 1.0 - jnp.mean(reward)
+        return updates, new, (1.0 - jnp.mean(reward)).astype(jnp.result_type(logits.dtype))
 
     def update(params, state, batch):
         updates, state, _ = update_with_value(params, state, batch)

@@ -24,9 +24,9 @@ import numpy as np
 import optax
 
 from credax._src.batches import SUPERVISED, UNSUPERVISED
-from credax._src.checks import as_key, check_count, check_flag, check_positive
+from credax._src.checks import as_key, check_arity, check_count, check_flag, check_positive
 from credax._src.metrics import all_finite
-from credax._src.nets._select import find_layers, trainable
+from credax._src.nets._select import find_layers, is_layer, trainable
 from credax._src.rule import LearningRule, complete
 from credax._src.tasks import TASKS
 from credax._src.train._schedule import Schedule, make_schedule
@@ -153,15 +153,48 @@ def _check_callables(rule, init_model, optimizer, loss, evaluate) -> LearningRul
     rule = complete(rule, "make_fit")
     if not callable(init_model):
         raise TypeError(f"expected init_model(key) -> params, got {init_model!r}")
+    check_arity("init_model", init_model, 1, "init_model(key) -> params")
     if not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
         raise TypeError(f"expected an optax optimizer, got {optimizer!r}")
     if loss is not None and not callable(loss):
         raise TypeError(f"expected loss(outputs, y) -> scalar, got {loss!r}")
-    if evaluate is not None and not callable(evaluate):
-        raise TypeError(
-            f"expected evaluate(params, rule_state, test, probe) -> dict, got {evaluate!r}"
-        )
+    if evaluate is not None:
+        if not callable(evaluate):
+            raise TypeError(
+                f"expected evaluate(params, rule_state, test, probe) -> dict, got {evaluate!r}"
+            )
+        check_arity("evaluate", evaluate, 4, "evaluate(params, rule_state, test, probe)")
     return rule
+
+
+def _check_model(init_model: Callable) -> Any:
+    """The model ``init_model`` builds, abstractly: a layered credax model, or an error."""
+    shapes = eqx.filter_eval_shape(init_model, jax.random.key(0))
+    if not any(is_layer(n) for n in jax.tree_util.tree_leaves(shapes, is_leaf=is_layer)):
+        raise TypeError(
+            "expected init_model(key) to return a layered credax model (an equinox Module "
+            "built from credax layers, e.g. credax.nets.mlp), got "
+            + (
+                f"an array of shape {shapes.shape}"
+                if hasattr(shapes, "shape")
+                else type(shapes).__name__
+            )
+        )
+    return shapes
+
+
+def _check_finite(name: str, data: Any) -> None:
+    """Concrete floating-point arrays of ``data`` hold no NaN or inf."""
+    for i, leaf in enumerate(jax.tree_util.tree_leaves(data)):
+        if isinstance(leaf, jax.core.Tracer) or not hasattr(leaf, "dtype"):
+            continue
+        arr = np.asarray(leaf)
+        if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+            bad = int(np.size(arr) - np.isfinite(arr).sum())
+            raise ValueError(
+                f"expected finite {name} data, found {bad} NaN or inf value(s) in its array {i} "
+                f"of shape {arr.shape}"
+            )
 
 
 def _check_factor(diverge_factor: Any) -> float | None:
@@ -204,9 +237,10 @@ def _abstract_batch(train: Any, sample: Callable | None, batch_size: int) -> Any
     )
 
 
-def _reports_value(rule: LearningRule, init_model: Callable, batch: Any) -> bool:
-    """Whether the rule reports a value on the training batches (traced abstractly: this also
-    checks, before compiling, that the rule accepts the model and the batches)."""
+def _reported_value(rule: LearningRule, init_model: Callable, batch: Any):
+    """The shape and dtype of the value the rule reports on the training batches, or None
+    (traced abstractly: this also checks, before compiling, that the rule accepts the model and
+    the batches)."""
 
     def step(key, batch):
         params = init_model(key)
@@ -219,7 +253,7 @@ def _reports_value(rule: LearningRule, init_model: Callable, batch: Any) -> bool
             f"expected the rule's value to be a scalar (or None), got shape "
             f"{getattr(value, 'shape', type(value).__name__)}"
         )
-    return value is not None
+    return value
 
 
 # --- records --------------------------------------------------------------------------------------
@@ -243,7 +277,18 @@ def _make_record(rule: LearningRule, evaluate: Evaluate, angles: bool, has_value
                 "its own records (train_loss, finite); rename them"
             )
         for name, value in evaluated.items():
-            rec[name] = jnp.asarray(value)
+            try:
+                value = jnp.asarray(value)
+            except TypeError:
+                value = None
+            if value is None or not (
+                jnp.issubdtype(value.dtype, jnp.number) or value.dtype == jnp.bool_
+            ):
+                raise TypeError(
+                    f"expected evaluate's record {name!r} to be a numeric array, got "
+                    f"{type(evaluated[name]).__name__}"
+                )
+            rec[name] = value
         if angles:
             diag = rule.diagnostics(params, rule_state, probe)
         else:
@@ -305,7 +350,7 @@ class _Plan(NamedTuple):
     batch_size: int
     probe_size: int
     record: Callable
-    has_value: bool
+    value_dtype: Any
     factor: float | None
     keep_rule_state: bool
 
@@ -354,7 +399,7 @@ def _make_program(plan: _Plan) -> Callable:
             params = _apply_updates(params, u)
             arrays = eqx.filter(params, eqx.is_array)
             if value is not None:  # non-finite parameters show in the next step's value
-                value = jnp.asarray(value, jnp.float32)
+                value = jnp.asarray(value, plan.value_dtype)
                 v0 = jnp.where(t == 0, value, v0)
                 now = _diverged(value, v0, factor)
                 loss_sum = loss_sum + value
@@ -390,7 +435,7 @@ def _make_program(plan: _Plan) -> Callable:
 
         def block(carry, r):
             arrays, rule_state, opt_state, perm, (loss_sum, v0, bad) = carry
-            train_loss = jnp.where(r > 0, loss_sum / k, jnp.nan).astype(jnp.float32)
+            train_loss = jnp.where(r > 0, loss_sum / k, jnp.nan).astype(plan.value_dtype)
             params = eqx.combine(arrays, static)
             hist = plan.record(params, rule_state, probe, test, train_loss)
             # Non-finite parameters that no value showed (e.g. outside the loss's reach).
@@ -401,7 +446,8 @@ def _make_program(plan: _Plan) -> Callable:
             carry = jax.lax.cond(r < n_evals, lambda c: train_block(c, r), lambda c: c, carry)
             return carry, hist
 
-        stats = (jnp.zeros((), jnp.float32), jnp.zeros((), jnp.float32), -jnp.ones((), jnp.int32))
+        zero = jnp.zeros((), plan.value_dtype)
+        stats = (zero, zero, -jnp.ones((), jnp.int32))
         carry = (arrays, rule_state, opt_state, perm, stats)
         carry, hist = jax.lax.scan(block, carry, jnp.arange(n_evals + 1, dtype=jnp.int32))
         arrays, rule_state = carry[0], carry[1]
@@ -485,9 +531,13 @@ def make_fit(
     if classification is not None:
         classification = check_flag("classification", classification)
     factor = _check_factor(diverge_factor)
+    shapes = _check_model(init_model)
     _examples("test", test)
+    _check_finite("test", test)
     sample = train if callable(train) else None
     n = 0 if sample is not None else _examples("train", train)
+    if sample is None:
+        _check_finite("train", train)
     schedule = make_schedule(
         n_examples=None if sample is not None else n,
         batch_size=batch_size,
@@ -500,7 +550,10 @@ def make_fit(
         evaluate = _default_evaluation(
             rule, task, init_model, loss, train, test, sample is not None, classification, angles
         )
-    has_value = _reports_value(rule, init_model, _abstract_batch(train, sample, batch_size))
+    value = _reported_value(rule, init_model, _abstract_batch(train, sample, batch_size))
+    # The running loss keeps the value's precision (float64 under jax_enable_x64 with a float64
+    # model), at least float32.
+    value_dtype = jnp.promote_types(jnp.float32, value.dtype) if value is not None else jnp.float32
     test_data = jax.tree_util.tree_map(jnp.asarray, test)
     train_data = () if sample is not None else jax.tree_util.tree_map(jnp.asarray, train)
     plan = _Plan(
@@ -512,12 +565,11 @@ def make_fit(
         n,
         int(batch_size),
         probe_size,
-        _make_record(rule, evaluate, angles, has_value),
-        has_value,
+        _make_record(rule, evaluate, angles, value is not None),
+        value_dtype,
         factor,
         keep_rule_state,
     )
-    shapes = eqx.filter_eval_shape(init_model, jax.random.key(0))
     return Fit(
         program=_make_program(plan),
         data=(train_data, test_data),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -312,6 +313,38 @@ def sweep(
     return out
 
 
+def check_distributed(
+    coordinator_address: str | None, num_processes: int | None, process_id: int | None
+) -> None:
+    """The arguments of ``initialize_distributed``, checked before JAX sees them: all three or
+    none; ``"host:port"`` with a host that resolves; ``0 <= process_id < num_processes``."""
+    given = [v is not None for v in (coordinator_address, num_processes, process_id)]
+    if any(given) and not all(given):
+        raise ValueError(
+            "expected the coordinator (host:port), the number of processes and this process's id "
+            "together (on CPUs all three; on a TPU slice or GPU cluster none)"
+        )
+    if not any(given):
+        return
+    if not isinstance(coordinator_address, str) or coordinator_address.count(":") < 1:
+        raise ValueError(f"expected the coordinator as host:port, got {coordinator_address!r}")
+    host, _, port = coordinator_address.rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected the coordinator's port to be 1-65535, got {port!r}")
+    try:
+        socket.getaddrinfo(host.strip("[]"), int(port))
+    except OSError as e:
+        raise ValueError(f"cannot resolve the coordinator's host {host!r} ({e})") from None
+    for name, value, low in (("num_processes", num_processes, 1), ("process_id", process_id, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"expected {name} to be an int >= {low}, got {value!r}")
+    if process_id >= num_processes:
+        raise ValueError(
+            f"expected process_id in [0, {num_processes}) for {num_processes} processes, got "
+            f"{process_id}"
+        )
+
+
 def initialize_distributed(
     coordinator_address: str | None = None,
     num_processes: int | None = None,
@@ -323,14 +356,31 @@ def initialize_distributed(
     no arguments on every host (JAX finds the others); on CPUs, name the coordinator
     (``"host:port"``), the number of processes and this process's id. Then every process runs
     the same ``sweep``: the seed axis is sharded over the devices of all processes.
+
+    Raises:
+        ValueError: the arguments do not fit together (checked before JAX starts), or JAX could
+            not start the processes (its reason in one line: on CPUs without a coordinator, say).
     """
+    check_distributed(coordinator_address, num_processes, process_id)
     try:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
     except Exception:  # pragma: no cover - an older or newer JAX without the option
         pass
-    jax.distributed.initialize(
-        coordinator_address=coordinator_address,
-        num_processes=num_processes,
-        process_id=process_id,
-        **kwargs,
-    )
+    try:
+        jax.distributed.initialize(
+            coordinator_address=coordinator_address,
+            num_processes=num_processes,
+            process_id=process_id,
+            **kwargs,
+        )
+    except (ValueError, RuntimeError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ValueError(
+            f"jax.distributed could not start: {first}"
+            + (
+                "; on CPUs name the coordinator (host:port), the number of processes and this "
+                "process's id"
+                if coordinator_address is None
+                else ""
+            )
+        ) from None
