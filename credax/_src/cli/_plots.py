@@ -9,10 +9,13 @@ import numpy as np
 from credax._src.cli._report import mean_sd
 
 # One palette and marker order per family (by family index), so that no two rules share a
-# colour, a marker and a line style (each family has its own line style).
+# colour, a marker and a line style (each family has its own line style). Within a palette,
+# rules i and i + 4 (often estimators of the same thing: WP and FG, NP and FG-A) get
+# contrasting hues, and every rule its own marker phase, so that curves that coincide stay
+# visible.
 PALETTES = [
     ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"],
-    ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"],
+    ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#a6761d", "#1f78b4", "#666666", "#e6ab02"],
     ["#bcbd22", "#393b79", "#ad494a", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd"],
 ]  # fmt: skip
 MARKERS = ["o", "s", "^", "v", "D", "P", "X", "*", "<", ">"]
@@ -44,7 +47,10 @@ def rule_styles(names: list[str]) -> dict[str, dict]:
             "color": palette[i % len(palette)],
             "linestyle": fam.linestyle,
             "marker": MARKERS[(i + 3 * f) % len(MARKERS)],
-            "linewidth": 1.4,
+            # Earlier rules of a family are drawn wider, so that one whose curve coincides with
+            # a later one's (two estimators of the same gradient) shows around it.
+            "linewidth": max(2.6 - 0.35 * i, 1.0),
+            "markersize": max(6.5 - 0.6 * i, 3.0),
         }
     return styles
 
@@ -63,18 +69,18 @@ def _legend(fig, names, styles) -> None:
         handles.append(Line2D([], [], linestyle="none"))
         labels.append(f"$\\bf{{{fam}}}$")
         for n in members:
-            handles.append(Line2D([], [], markersize=5, **styles[n]))
+            handles.append(Line2D([], [], **{**styles[n], "markersize": 5}))
             labels.append(RULES[n].label)
     fig.legend(
         handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False
     )
 
 
-def _series(ax, steps, y, style, mark_every):
+def _series(ax, steps, y, style, mark_every, phase=0):
     m, s = mean_sd(y)
     if m is None or not np.isfinite(m).any():
         return
-    ax.plot(steps, m, markevery=mark_every, markersize=4, **style)
+    ax.plot(steps, m, markevery=(phase % mark_every, mark_every), **{"markersize": 4, **style})
     ax.fill_between(steps, m - s, m + s, alpha=0.12, color=style["color"], linewidth=0)
 
 
@@ -97,12 +103,12 @@ def plot(results: dict, steps, regression: bool, out: Path) -> list[str]:
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     key = "history_test_loss" if regression else "history_test_accuracy"
-    for n, r in results.items():
+    for phase, (n, r) in enumerate(results.items()):
         if key in r:
             y = r[key][ok[n]]
-            _series(axes[0], steps, y if regression else 100 * y, styles[n], mark_every)
+            _series(axes[0], steps, y if regression else 100 * y, styles[n], mark_every, phase)
         if "history_train_loss" in r:
-            _series(axes[1], steps, r["history_train_loss"][ok[n]], styles[n], mark_every)
+            _series(axes[1], steps, r["history_train_loss"][ok[n]], styles[n], mark_every, phase)
     axes[0].set(xlabel="step", ylabel="test loss" if regression else "test accuracy (%)")
     axes[1].set(xlabel="step", ylabel="training loss", yscale="log")
     for ax in axes:
@@ -131,16 +137,27 @@ def plot(results: dict, steps, regression: bool, out: Path) -> list[str]:
         if not n_layers:
             continue
         fig, axes = plt.subplots(1, n_layers, figsize=(3.4 * n_layers, 3.2), squeeze=False)
-        for n in shown:
+        exact: dict[int, list[str]] = {}
+        for phase, n in enumerate(shown):
             a = results[n][k][ok[n]]
             for i in range(a.shape[-1]):
-                _series(axes[0, i], steps, a[..., i], styles[n], mark_every)
+                m, _ = mean_sd(a[..., i])
+                if "angle" in rec and m is not None and np.nanmax(np.abs(m), initial=0) < 0.01:
+                    exact.setdefault(i, []).append(RULES[n].label)  # a flat line at 0°
+                    continue
+                _series(axes[0, i], steps, a[..., i], styles[n], mark_every, phase)
         title = "angle to BP" if rec == "update_angles" else rec.replace("_", " ")
         for i in range(n_layers):
             axes[0, i].set(title=f"layer {i + 1}: {title}", xlabel="step")
             axes[0, i].grid(alpha=0.3)
             if "angle" in rec:
                 axes[0, i].set_ylim(0, 120)
+            if exact.get(i):
+                flat = ", ".join(exact[i])
+                axes[0, i].text(
+                    0.02, 0.02, f"0° throughout: {flat}", transform=axes[0, i].transAxes,
+                    fontsize=6.5, va="bottom", wrap=True,
+                )  # fmt: skip
         axes[0, 0].set_ylabel("degrees" if "angle" in rec else rec)
         _legend(fig, shown, styles)
         fig.tight_layout()
