@@ -1,6 +1,11 @@
 """Tasks: what a rule's batch holds (supervised ``(x, y)``, unsupervised ``x``, modulated
 ``(x, m)``), checked at trace time; each task's evaluation; and the adapters that let a rule of
-one task train on another's data (``readout``, ``bandit``)."""
+one task train on another's data (``readout``, ``bandit``).
+
+Rules check shapes and dtypes when traced, never values: under ``jax.jit`` an integer label
+outside ``[0, n_out)`` is not seen (it becomes a zero one-hot row and the updates stay finite).
+``check(params, batch)`` checks values, at once on concrete arrays and as a ``checkify`` check
+inside ``jax.jit``; ``credax.train.make_fit`` checks the data it is given before compiling."""
 
 from credax._src.batches import MODULATED as MODULATED
 from credax._src.batches import SUPERVISED as SUPERVISED

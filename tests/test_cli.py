@@ -460,3 +460,16 @@ def test_interrupted_run_says_what_was_saved(tmp_path):
     last = err.strip().splitlines()[-1]
     assert "credax: interrupted;" in last and "run the same command again to resume" in last
     assert "of 8 blocks are saved in" in last
+
+
+def test_distributed_without_a_coordinator_on_cpus_is_one_line(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "credax._src.cli", "run", "--distributed", "--rules", "bp",
+         *TINY, "--out", str(tmp_path / "o")],
+        capture_output=True, text=True, timeout=120,
+        env={**__import__("os").environ, "JAX_PLATFORMS": "cpu"},
+    )  # fmt: skip
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
+    lines = [line for line in out.stderr.splitlines() if "error:" in line]
+    assert len(lines) == 1 and "--distributed: jax.distributed could not start" in lines[0]

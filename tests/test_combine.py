@@ -133,3 +133,15 @@ def test_composed_rule_trains_under_make_fit_and_sweep():
     assert np.isfinite(h.train_loss[:, 1:]).all()
     one = jax.jit(fit.run)(*(k[0] for k in credax.train.sweep_keys(0, 1, 1)))
     assert one.history["update_angles"].shape == (4, 3)
+
+
+def test_a_state_from_the_wrong_rule_or_order_is_named():
+    params, batch = setup()
+    fa, np_rule = credax.feedback_alignment(LOSS), credax.node_perturbation(LOSS)
+    with pytest.raises(ValueError, match="chain: expected a tuple of 1 rule states .* got Feed"):
+        credax.chain(fa).update(params, fa.init(0, params), batch)
+    swapped = credax.chain(np_rule, fa).init(0, params)
+    with pytest.raises(
+        ValueError, match="feedback_alignment: the rule state does not fit .* got No"
+    ):
+        credax.chain(fa, np_rule).update(params, swapped, batch)

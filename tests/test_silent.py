@@ -363,6 +363,10 @@ def test_tasks_check_their_batches():
         credax.tasks.unsupervised_batch(params, jnp.ones((4, 6)))
     with pytest.raises(TypeError, match=re.escape("supervised batch (x, y)")):
         credax.tasks.supervised_batch(params, x)
+    with pytest.raises(TypeError, match="expected the modulator m to be an array, got str"):
+        credax.tasks.modulated_batch(params, (x, "reward"))
+    with pytest.raises(TypeError, match="integer labels are not a modulator"):
+        credax.tasks.modulated_batch(params, (x, jnp.zeros(4, jnp.int32)))
 
 
 def test_unsupervised_evaluation_through_make_fit():
@@ -618,7 +622,7 @@ def test_relaxations_that_run_away_count_as_divergence():
                 rule, lambda k, act=act: make_mlp(k, activation=act), optax.adam(1e-3),
                 loss=LOSS, train=(x, y), test=(x, y), epochs=1, batch_size=16,
             )  # fmt: skip
-        res = credax.train.sweep(fit, 0, 1)
+            res = credax.train.sweep(fit, 0, 1)
         out[name] = (int(res.diverged_step[0]), float(res.history.settle_ratio[0, 0]), caught)
     assert out["pc"][0] == -1 and out["pc"][1] < 1 and out["ep"][0] == -1 and out["ep"][1] < 1
     assert out["pc_fast"][0] == 0 and not np.isfinite(out["pc_fast"][1])

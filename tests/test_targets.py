@@ -318,3 +318,15 @@ def test_predict_survives_composition_and_drives_the_default_evaluation():
     rec = evaluate(params, (), (x, y), (x, y))
     np.testing.assert_allclose(rec["test_loss"], LOSS(ep.predict(params, x), y), rtol=1e-6)
     assert float(rec["test_loss"]) != float(LOSS(jax.vmap(params)(x), y))
+
+
+def test_big_state_from_another_model_names_the_feedback_networks():
+    net = credax.nets.mlp([5, 7, 3], activation=jnp.tanh, key=0)
+    other = credax.nets.mlp([5, 4, 3], activation=jnp.tanh, key=0)
+    rule = credax.balanced_inhibition_gradient(credax.losses.softmax_cross_entropy)
+    batch = (jnp.ones((4, 5)), jnp.array([0, 1, 2, 0]))
+    with pytest.raises(ValueError, match=r"feedback networks do not fit this model: expected"):
+        rule.update(net, rule.init(0, other), batch)
+    with pytest.raises(ValueError, match="expected a BalancedInhibitionState"):
+        rule.update(net, credax.difference_target_propagation(credax.losses.mse).init(0, net),
+                    batch)  # fmt: skip

@@ -480,6 +480,7 @@ def lambda_net(key):
 
 
 @pytest.mark.parametrize("rule_name", list(RULES))
+@pytest.mark.filterwarnings("ignore:equilibrium_propagation. hidden layer 0's activation")
 def test_models_with_functions_in_their_pytree(rule_name):
     """``equinox.nn.Lambda`` inside ``Sequential``: every rule updates the arrays and gives None
     for the function (equinox's filtered convention), under ``equinox.filter_jit``."""

@@ -20,6 +20,10 @@ approximates) backprop's gradient. ``credax.metrics.estimator_statistics`` measu
 variance. Updates have the sign of a gradient of ``loss`` (a batch mean); randomness comes only
 from the PRNG key in the rule's state, split on every update.
 
+Batches are checked when a rule is traced, shapes only: under ``jax.jit`` integer labels
+outside ``[0, n_out)`` are not seen and give finite updates (``credax.tasks.check`` checks the
+values; ``credax.train.make_fit`` checks its data before compiling).
+
 Rules that perturb units (node perturbation, REINFORCE, AGREL, activity-perturbed forward
 gradient) first estimate the error ``δa_l`` at each layer's pre-activation, per example, from a
 ``credax.nets.trace`` of the network (with the noise as pre-activation offsets), and then turn it

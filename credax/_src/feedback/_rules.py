@@ -13,6 +13,10 @@ Backprop sends the error at layer ``l``'s pre-activation, ``δ_l``, to the layer
 Each weight update is then the usual local product of the error a layer receives and its input,
 so with ``B_l = W_l`` (and for the output layer always) it equals backprop's.
 
+Batches are checked when a rule is traced, shapes only: under ``jax.jit`` integer labels
+outside ``[0, n_out)`` are not seen and give finite updates (``credax.tasks.check`` checks the
+values; ``credax.train.make_fit`` checks its data before compiling).
+
 Shapes: for feedback-path rules ``B_l`` has the shape of ``W_l`` (``(out, in)`` for a dense
 layer, ``(out_c, in_c, kh, kw)`` for a convolution), and the backward pass uses ``B_lᵀ`` where
 backprop uses ``W_lᵀ``. The first layer's ``B`` is carried for uniformity but never used: nothing
