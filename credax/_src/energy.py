@@ -324,10 +324,14 @@ def equilibrium_propagation(
     nudged_steps = check_count("nudged_steps", nudged_steps)
     eps = check_positive("step_size", step_size)
 
+    warned: set = set()  # once per rule and layer, however often init is traced
+
     def init(key, params):
         chain = dense_chain(params, EP)
         for i, layer in enumerate(chain.layers[:-1]):
-            _unbounded(layer, EP, i)
+            if i not in warned:
+                warned.add(i)
+                _unbounded(layer, EP, i)
         return init_empty(key, params)
 
     def descend(chain, x, states, steps, y=None, b=0.0):
