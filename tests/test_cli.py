@@ -414,6 +414,7 @@ def test_run_identity_is_an_allow_list():
         ("--feedback-seeds", "2", "draws"), ("--optimizer", "sgd:0.1", "optimizer"),
         ("--model", "mlp:40-8-10", "model"), ("--diverge-factor", "none", "diverge_factor"),
         ("--seed-block", "1", "seed_block"), ("--dataset", "teacher", "dataset"),
+        ("--precision", "highest", "precision"),
     ]:  # fmt: skip
         changed = identity(flag, value)
         assert [k for k in base if base[k] != changed[k]] == [key], flag

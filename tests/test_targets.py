@@ -53,21 +53,46 @@ def bp(params, x, y, loss=MSE):
 # --- target propagation ---------------------------------------------------------------------------
 
 
-def test_dtp_is_stable_and_tp_is_not():
-    """With the output already at its target (MSE against the network's own output), DTP's targets
-    equal the activities at every layer, so every update is zero (to the rounding of the output,
-    ~1e-7), with untrained random inverses. TP's targets carry the inverses' reconstruction error
-    instead."""
+@pytest.mark.parametrize("output_target", [False, True], ids=["lee", "output"])
+def test_dtp_is_stable_and_tp_is_not(output_target):
+    """Targets equal to the activities at the top (the network already outputs y, MSE): DTP's
+    targets equal the activities everywhere, zero updates (to rounding, ~1e-7), with untrained
+    random inverses. TP's targets carry the inverses' reconstruction error below the first
+    target (in Lee et al.'s structure the first target, on the last hidden layer, is exact)."""
     params, x, _ = small()
     y = jax.vmap(params)(x)
     for name in ("difference_target_propagation", "target_propagation"):
-        rule = getattr(credax, name)(MSE)
+        rule = getattr(credax, name)(MSE, output_target=output_target)
         g, _ = jax.jit(rule.update)(params, rule.init(1, params), (x, y))
         norms = [float(jnp.linalg.norm(layer.weight)) for layer in nets.find_layers(g)]
+        exact = 1 if output_target else 2  # layers at or above the first target
         if name.startswith("difference"):
             assert max(norms) < 1e-6, norms
         else:
-            assert norms[-1] < 1e-6 and min(norms[:-1]) > 1e-3, norms
+            assert max(norms[-exact:]) < 1e-6 and min(norms[:-exact]) > 1e-3, norms
+
+
+@pytest.mark.parametrize("name", ["target_propagation", "difference_target_propagation"])
+def test_lee_structure_first_target_is_a_gradient_step(name):
+    """Lee et al.'s Algorithm 1: no inverse of the output layer, and the first target a gradient
+    step on the last hidden layer (η = 1): that layer's update and the output layer's are
+    backprop's, so with one hidden layer the whole update is backprop's."""
+    shallow = nets.mlp([4, 6, 3], activation=jnp.tanh, key=0)
+    params, x, y = small()
+    for net in (shallow, params):
+        rule = getattr(credax, name)(LOSS)
+        state = rule.init(1, net)
+        assert [g.weight.shape for g in state.inverses] == [
+            (a.out_shape[0], b.out_shape[0])
+            for a, b in zip(nets.find_layers(net)[:-2], nets.find_layers(net)[1:-1])
+        ]
+        g, _ = rule.update(net, state, (x, y))
+        ref = bp(net, x, y, LOSS)
+        top = slice(-2, None)
+        chex.assert_trees_all_close(
+            nets.find_layers(g)[top], nets.find_layers(ref)[top], rtol=1e-5, atol=1e-7
+        )
+    assert state.inverses  # the deeper net's lower layer is reached through an inverse
 
 
 def test_dtp_stability_holds_for_any_inverses():
@@ -94,7 +119,7 @@ def test_big_equals_dtp_at_unit_variance_with_dtp_inhibition(loss):
     params, x, y = small()
     if loss is MSE:
         y = jax.nn.one_hot(y, 3)
-    dtp = credax.difference_target_propagation(loss)
+    dtp = credax.difference_target_propagation(loss, output_target=True)  # the BIG abstract's form
     dtp_state = dtp.init(1, params)
     g_dtp, _ = dtp.update(params, dtp_state, (x, y))
     for sigma, equal in ((1.0, True), (0.5, False)):

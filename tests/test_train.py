@@ -288,3 +288,28 @@ def test_final_rule_state_on_request():
         jax.tree.map(lambda a: a[0], res.params), [b[0] for b in res.rule_state.feedback]
     )
     np.testing.assert_allclose(angles, res.history.feedback_angles[0, -1], rtol=1e-5)
+
+
+def _dot_precisions(text: str) -> dict:
+    import re
+
+    found = re.findall(r"dot_general.*?precision = \[(\w+), \w+\]", text)
+    return {p: found.count(p) for p in set(found)}
+
+
+@pytest.mark.parametrize("precision", [None, "highest"])
+def test_training_follows_the_chosen_precision_and_records_are_exact(precision):
+    """The precision policy, read off the compiled program (any backend): records (the angle
+    measurements, the test loss) are computed at HIGHEST whatever the default; training follows
+    ``precision``, or the caller's default (here DEFAULT) when None."""
+    with jax.default_matmul_precision("default"):
+        fit = _run(precision=precision, eval_every=12)
+        text = train.sweep_fn(fit, seed_block=None).lower(*train.sweep_keys(0, 2, 1)).as_text()
+    counts = _dot_precisions(text)
+    assert counts.get("HIGHEST", 0) >= 6, counts  # forward, backward, angles at the records
+    if precision is None:
+        assert counts.get("DEFAULT", 0) >= 4, counts  # the training steps
+    else:
+        assert "DEFAULT" not in counts, counts
+    with pytest.raises(ValueError, match="expected precision to be one of default, high"):
+        _run(precision="tf32")

@@ -135,11 +135,18 @@ def predictive_coding(
     Whittington & Bogacz's probabilistic form). As the output error weighs little against the
     hidden prediction errors (``λ → 0``, a weakly clamped output), the relaxed errors approach
     ``λ`` times backprop's ``∂ℓ/∂h_l`` and the updates approach the gradient (Whittington &
-    Bogacz 2017); the tests check cosine > 0.999 per layer at ``λ = 1e-3``. At ``λ = 1`` (the
-    common choice) the hidden nodes absorb part of the output error and
-    the updates differ from the gradient in direction as well as scale. With a softmax
-    cross-entropy ``ℓ`` the output node is clamped through the loss rather than to a value;
-    with ``credax.losses.mse`` it is the classic clamped output.
+    Bogacz 2017), once the relaxation has carried the error down to every layer, which takes
+    more steps the deeper the layer. Measured on MNIST-1D's 40-256-256-10 tanh MLP at init (3
+    seeds, batch 256, ``γ = 0.1``), per-layer cosine to the gradient (and update norm over the
+    gradient's), input layer first: at ``λ = 1e-3``, ``T = 20`` (the default) 0.986, 0.986, 1.000
+    (norms 0.42, 0.73, 1.00); ``T = 50`` 0.994, 0.996, 1.000 (0.78, 0.92); ``T = 100`` 0.9992,
+    0.9997, 1.000 (0.95, 0.98); ``T = 200`` above 0.9999 (0.995-0.999). At ``λ = 1`` (the common
+    choice) the hidden nodes absorb part of the output error and the updates differ from the
+    gradient in direction as well as scale whatever ``T``: 0.95-0.997 in the hidden layers and
+    0.77-0.89 at the output (norms 0.36-0.80). The tests check cosine > 0.999 per layer at
+    ``λ = 1e-3`` with enough steps for their depth. With a softmax cross-entropy ``ℓ`` the output
+    node is clamped through the loss rather than to a value; with ``credax.losses.mse`` it is
+    the classic clamped output.
 
     Args:
         loss: ``loss(outputs, y) -> scalar``, a batch mean.

@@ -1,7 +1,9 @@
 """Diagnostics: how a rule's updates relate to backprop's, and what every network has (weight
-norms, finiteness). Pure, jit/vmap-able; the feedback family's own metrics (feedback angles,
-sign concordance, Lillicrap's condition) live with it and are re-exported by
-``credax.metrics``.
+norms, finiteness). Pure, jit/vmap-able. Those that claim exactness (``layer_errors``,
+``estimator_statistics``) compute their matrix products at full float32 precision
+(``jax.default_matmul_precision("highest")``) whatever the caller's default (TF32 on GPUs).
+The feedback family's own metrics (feedback angles, sign concordance, Lillicrap's condition)
+live with it and are re-exported by ``credax.metrics``.
 
 Angles are in degrees. A NaN or inf anywhere in an input makes the affected figure NaN, so a
 diverged run shows in every metric rather than passing silently; ``all_finite`` tests for it.
@@ -83,7 +85,8 @@ def layer_errors(params: Any, feedback: Sequence[jax.Array] | None, batch, loss:
         with Transport(params, feedback):
             return x.shape[0] * loss(trace(params, x, offsets=zs).output, y)
 
-    return jax.grad(total)(offsets)
+    with jax.default_matmul_precision("highest"):
+        return jax.grad(total)(offsets)
 
 
 def weight_norms(params: Any) -> jax.Array:
@@ -220,10 +223,11 @@ def estimator_statistics(
     if not callable(loss):
         raise TypeError(f"expected loss to be a callable loss(outputs, y) -> scalar, got {loss!r}")
     x, y = supervised_batch(params, batch)
-    gradient = eqx.filter_grad(lambda p: loss(jax.vmap(p)(x), y))(params)
+    with jax.default_matmul_precision("highest"):  # the rule's estimate, not the rounding
+        gradient = eqx.filter_grad(lambda p: loss(jax.vmap(p)(x), y))(params)
 
-    def one(k):
-        return rule.update(params, rule.init(k, params), (x, y))[0]
+        def one(k):
+            return rule.update(params, rule.init(k, params), (x, y))[0]
 
-    updates = jax.vmap(one)(jax.random.split(key, n_draws))
-    return update_statistics(updates, gradient)
+        updates = jax.vmap(one)(jax.random.split(key, n_draws))
+        return update_statistics(updates, gradient)

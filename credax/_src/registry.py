@@ -221,13 +221,25 @@ _ENTRIES = [
     ),
     RuleEntry(
         "tp", target.target_propagation, "TP", "target", SUPERVISED,
-        "targets sent down through learned inverses", "Bengio 2014",
+        "targets sent down through learned inverses", "Bengio 2014; Lee et al. 2015",
         diagnostics=_REC, traits={"chain_only", "stochastic"},
     ),
     RuleEntry(
         "dtp", target.difference_target_propagation, "DTP", "target", SUPERVISED,
         "targets corrected by the inverses' reconstruction error", "Lee et al. 2015",
         diagnostics=_REC, traits={"chain_only", "stochastic"},
+    ),
+    RuleEntry(
+        "tpo", target.target_propagation, "TP-out", "target", SUPERVISED,
+        "TP with the first target on the output, through its inverse", "BIG abstract, eq. 2",
+        options={"output_target": True},
+        diagnostics=_REC, traits={"chain_only", "stochastic"}, in_default_run=False,
+    ),
+    RuleEntry(
+        "dtpo", target.difference_target_propagation, "DTP-out", "target", SUPERVISED,
+        "DTP with the first target on the output, through its inverse", "BIG abstract, eq. 3",
+        options={"output_target": True},
+        diagnostics=_REC, traits={"chain_only", "stochastic"}, in_default_run=False,
     ),
     RuleEntry(
         "big", target.balanced_inhibition_gradient, "BIG", "target", SUPERVISED,

@@ -20,9 +20,9 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 # The settings that change results, by RunConfig field (the key of each in identity()).
 RESULT_FIELDS = (
     "dataset", "model", "seeds", "draws", "epochs", "batch_size", "eval_every", "optimizer",
-    "seed", "block", "seed_block", "diverge_factor",
+    "seed", "block", "seed_block", "diverge_factor", "precision",
 )  # fmt: skip
-IDENTITY_FORMAT = 2
+IDENTITY_FORMAT = 3
 # Datasets generated in memory: --data-dir means nothing to them.
 GENERATED = ("mnist1d", "teacher", "teacher_tanh")
 # How the command's flags are named in messages from the library's own checks.
@@ -209,6 +209,13 @@ def make_parser() -> argparse.ArgumentParser:
         "this multiple of max(|initial loss|, 1) (its weight norm, for rules without a loss); "
         "'none' checks finiteness only",
     )
+    r.add_argument(
+        "--precision",
+        default=None,
+        choices=("default", "high", "highest"),
+        help="matmul precision of training (on GPUs the default float32 matmul is TF32); the "
+        "records are computed at highest whatever this says (default: JAX's own setting)",
+    )
     r.add_argument("--out", default="runs/latest", help="directory of results (resumable)")
     r.add_argument(
         "--cache-dir",
@@ -254,6 +261,7 @@ class RunConfig:
     block: int
     seed_block: int | str | None
     diverge_factor: float | None
+    precision: str | None
     out: Path
     cache_dir: Path | None
     distributed: bool
@@ -281,6 +289,7 @@ class RunConfig:
             "block": self.block,
             "seed_block": self.seed_block,
             "diverge_factor": self.diverge_factor,
+            "precision": self.precision,
         }
         assert tuple(values) == RESULT_FIELDS
         return {"format": IDENTITY_FORMAT, **values}
@@ -338,6 +347,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
             block=block,
             seed_block=parse_seed_block(args.seed_block),
             diverge_factor=parse_diverge(args.diverge_factor),
+            precision=args.precision,
             out=Path(args.out),
             cache_dir=None if args.no_cache else Path(args.cache_dir or default_cache_dir()),
             distributed=args.distributed,

@@ -252,6 +252,7 @@ class Experiment:
                 batch_size=config.batch_size,
                 eval_every=self.schedule.eval_every,
                 diverge_factor=config.diverge_factor,
+                precision=config.precision,
             )
         except (ValueError, TypeError) as e:
             fail(f"{name}: {e}")

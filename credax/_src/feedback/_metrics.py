@@ -69,7 +69,8 @@ def lillicrap_condition(params: Any, feedback: Sequence[jax.Array], batch, loss)
         def down(m, ei, layer=layer, x0=x0):
             return jax.vjp(lambda xi: layer.linear(m, xi), x0)[1](ei)[0]
 
-        u = jax.vmap(down, in_axes=(None, 0))(w, e)
-        v = jax.vmap(down, in_axes=(None, 0))(b, e)
+        with jax.default_matmul_precision("highest"):
+            u = jax.vmap(down, in_axes=(None, 0))(w, e)
+            v = jax.vmap(down, in_axes=(None, 0))(b, e)
         fracs.append(jnp.mean(jnp.sum((u * v).reshape(u.shape[0], -1), axis=1) > 0))
     return jnp.stack(fracs)

@@ -197,6 +197,18 @@ def _check_finite(name: str, data: Any) -> None:
             )
 
 
+PRECISIONS = ("default", "high", "highest")
+
+
+def _check_precision(precision: Any) -> str | None:
+    if precision is not None and precision not in PRECISIONS:
+        raise ValueError(
+            f"expected precision to be one of {', '.join(PRECISIONS)} or None (the caller's "
+            f"default), got {precision!r}"
+        )
+    return precision
+
+
 def _check_factor(diverge_factor: Any) -> float | None:
     if diverge_factor is None:
         return None
@@ -353,6 +365,7 @@ class _Plan(NamedTuple):
     value_dtype: Any
     factor: float | None
     keep_rule_state: bool
+    precision: str | None
 
 
 def _make_program(plan: _Plan) -> Callable:
@@ -362,6 +375,12 @@ def _make_program(plan: _Plan) -> Callable:
     n, batch_size, factor = plan.n, plan.batch_size, plan.factor
 
     def program(data, init_key, rule_key, data_key):
+        if plan.precision is None:  # the caller's own default precision
+            return body(data, init_key, rule_key, data_key)
+        with jax.default_matmul_precision(plan.precision):
+            return body(data, init_key, rule_key, data_key)
+
+    def body(data, init_key, rule_key, data_key):
         train_data, test = data
         model = plan.init_model(init_key)
         arrays, static = eqx.partition(model, eqx.is_array)
@@ -437,7 +456,8 @@ def _make_program(plan: _Plan) -> Callable:
             arrays, rule_state, opt_state, perm, (loss_sum, v0, bad) = carry
             train_loss = jnp.where(r > 0, loss_sum / k, jnp.nan).astype(plan.value_dtype)
             params = eqx.combine(arrays, static)
-            hist = plan.record(params, rule_state, probe, test, train_loss)
+            with jax.default_matmul_precision("highest"):  # records measure rules, not rounding
+                hist = plan.record(params, rule_state, probe, test, train_loss)
             # Non-finite parameters that no value showed (e.g. outside the loss's reach).
             bad = jnp.where((bad < 0) & ~hist["finite"], r * k, bad)
             stats = (jnp.zeros_like(loss_sum), v0, bad)
@@ -475,6 +495,7 @@ def make_fit(
     angles: bool = True,
     diverge_factor: float | None = 100.0,
     keep_rule_state: bool = False,
+    precision: str | None = None,
 ) -> Fit:
     """Builds a :class:`Fit`: one training run as a pure, jit-able program.
 
@@ -519,6 +540,12 @@ def make_fit(
             over the parameters per step; those of a rule with one cost nothing extra.
         keep_rule_state: return the final rule state in ``FitResult.rule_state`` (memory and
             output traffic: a feedback-path rule's state is as large as the weights).
+        precision: the matmul precision of training, ``"default"``, ``"high"`` or ``"highest"``
+            (``jax.default_matmul_precision``); None follows the caller's setting. On a GPU the
+            default float32 matmul is TF32 (10 mantissa bits); training usually tolerates it.
+            The records (evaluation and diagnostics: the angles, losses and accuracies) are
+            computed at ``"highest"`` whatever this says, so that a measured angle is the rule's
+            and not the arithmetic's.
 
     Returns:
         A :class:`Fit`; ``fit.run(init_key, rule_key, data_key)`` trains one seed, ``sweep``
@@ -531,6 +558,7 @@ def make_fit(
     if classification is not None:
         classification = check_flag("classification", classification)
     factor = _check_factor(diverge_factor)
+    precision = _check_precision(precision)
     shapes = _check_model(init_model)
     _examples("test", test)
     _check_finite("test", test)
@@ -569,6 +597,7 @@ def make_fit(
         value_dtype,
         factor,
         keep_rule_state,
+        precision,
     )
     return Fit(
         program=_make_program(plan),
