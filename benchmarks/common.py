@@ -73,7 +73,7 @@ def sweep_rules(names, build_fit, n_seeds, *, seed=0, log=print):
 
     for name in names:
         fit = build_fit(name)
-        per_seed = credax.registry.lookup(name).stochastic
+        per_seed = credax.registry.lookup(name).has("stochastic")
         t0 = time.perf_counter()
         hist = credax.train.sweep(fit, seed, n_seeds, rule_key_per_seed=per_seed).history
         secs = time.perf_counter() - t0

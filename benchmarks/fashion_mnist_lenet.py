@@ -34,7 +34,7 @@ import optax  # noqa: E402
 from common import RESULTS, band, environment, mean_sd, sweep_rules, write_json  # noqa: E402
 
 import credax  # noqa: E402
-from credax.registry import RULES, make_rule  # noqa: E402
+from credax.registry import RULES  # noqa: E402
 
 PUBLISHED = {"bp": 9.20, "fa": 13.06, "usf": 9.69, "brsf": 10.02, "frsf": 9.61, "dfa": 12.81}
 
@@ -80,7 +80,7 @@ def main(argv=None):
     loss = credax.losses.softmax_cross_entropy
 
     def per_seed(name):  # as common.sweep_rules: a key stream per seed for stochastic rules
-        return RULES[name].stochastic
+        return RULES[name].has("stochastic")
 
     def build(name):
         lr = lrs[name]
@@ -89,7 +89,7 @@ def main(argv=None):
         # Kolen-Pollack's feedback learns at the forward weights' SGD rate, as in the paper.
         options = {"feedback_lr": lr} if name == "kp" else {}
         return credax.train.make_fit(
-            make_rule(name, loss, **options),
+            RULES[name].make(loss, **options),
             lambda k: credax.nets.lenet(key=k),
             opt,
             loss=loss,

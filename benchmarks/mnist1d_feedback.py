@@ -30,7 +30,7 @@ import optax  # noqa: E402
 from common import RESULTS, band, environment, mean_sd, write_json  # noqa: E402
 
 import credax  # noqa: E402
-from credax.registry import RULES, family, make_rule  # noqa: E402
+from credax.registry import RULES, family  # noqa: E402
 
 PUBLISHED_BP = 68.0  # % test accuracy, Greydanus (2020)
 
@@ -69,7 +69,7 @@ def main(argv=None):
     print(f"{'rule':6s} {'test acc %':>14s} {'angle L1':>14s} {'angle L2':>14s} {'s':>6s}")
     for name in rules:
         fit = credax.train.make_fit(
-            make_rule(name, loss),
+            RULES[name].make(loss),
             init_model,
             optax.adam(args.lr),
             loss=loss,
@@ -79,7 +79,7 @@ def main(argv=None):
             batch_size=100,
         )
         t0 = time.perf_counter()
-        per_seed = RULES[name].stochastic
+        per_seed = RULES[name].has("stochastic")
         hist = credax.train.sweep(fit, 0, args.seeds, rule_key_per_seed=per_seed).history
         secs = time.perf_counter() - t0
         acc = 100 * hist.test_accuracy[:, -1]

@@ -80,7 +80,7 @@ from common import RESULTS, band, environment, mean_sd, write_json  # noqa: E402
 
 import credax  # noqa: E402
 from credax import train  # noqa: E402
-from credax.registry import RULES, make_rule  # noqa: E402
+from credax.registry import RULES  # noqa: E402
 
 DEFAULT_RULES = ("bp", "fa", "wp", "np", "reinforce", "agrel", "fg", "fga")
 SIZES = (40, 256, 256, 10)
@@ -165,7 +165,7 @@ def init_model(key):
 def search_rule(name, grid, loss, train_data, val_data, epochs, n_seeds, seed=1):
     """Validation accuracy ``(lr, seed, epoch + 1)`` of Adam at every rate of ``grid``: one
     program, vmapped over rates and seeds."""
-    rule = make_rule(name, loss)
+    rule = RULES[name].make(loss)
     # ``make_fit`` runs inside the traced program (the rate is traced) and checks its data
     # concretely: device arrays stay concrete inside a trace, NumPy arrays would become tracers.
     train_data, val_data = jax.device_put((train_data, val_data))
@@ -395,7 +395,7 @@ def main(argv=None):
             print(f"  {name}: done earlier, kept")
     for name in todo:
         fit = train.make_fit(
-            make_rule(name, loss),
+            RULES[name].make(loss),
             init_model,
             optax.adam(lrs[name]),
             loss=loss,

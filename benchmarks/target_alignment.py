@@ -71,14 +71,17 @@ import optax  # noqa: E402
 from common import RESULTS, band, environment, mean_sd, write_json  # noqa: E402
 
 import credax  # noqa: E402
-from credax.registry import RULES, make_rule  # noqa: E402
+from credax.registry import RULES  # noqa: E402
 
 LOSS = credax.losses.softmax_cross_entropy
-RULE_NAMES = ("bp", "fa", "tp", "dtp", "big", "pc", "ep")
-TARGET_RULES = ("tp", "dtp", "big")  # rules with learned feedback networks (inverse optimizer)
+RULE_NAMES = ("bp", "fa", "tp", "dtp", "tpo", "dtpo", "big", "pc", "ep")
+# Rules with learned feedback networks (inverse optimizer). tp and dtp follow Lee et al.'s
+# Algorithm 1 (first target on the last hidden layer); tpo and dtpo start at the output through
+# an inverse of it (the BIG abstract's form, which BIG keeps).
+TARGET_RULES = ("tp", "dtp", "tpo", "dtpo", "big")
 LR_GRID = (3e-4, 1e-3, 3e-3)
 EP_LR_GRID = (1e-4, 3e-4, 1e-3)  # one step lower: EP lost accuracy at 3e-3 in a trial run
-INVERSE_LR_GRID = (1e-3, 1e-2)
+INVERSE_LR_GRID = (1e-4, 1e-3, 1e-2)
 EP_STEP_SIZES = (0.25, 0.5, 0.75)
 EP_SETTLE_STEPS = (10, 20, 40, 80)
 EP_SETTLE_TOL = 0.03  # relative residual ‖∂E/∂s‖ / ‖s‖ counted as settled
@@ -246,7 +249,7 @@ def rule_for(name: str, hp: dict, static: dict):
     options = dict(static)
     if "inverse_lr" in hp:
         options["inverse_optimizer"] = optax.adam(hp["inverse_lr"])
-    return make_rule(name, LOSS, **options)
+    return RULES[name].make(LOSS, **options)
 
 
 def grid_for(name: str) -> list[dict]:
@@ -360,7 +363,7 @@ def ep_gradient_check(net, x, y, static, settle_steps=3000, unroll_steps=1000, n
     implicit = eqx.filter_jit(
         eqx.filter_grad(lambda p: LOSS(settle(p, stopped, unroll_steps)[-1], y))
     )(net)
-    rule = make_rule("ep", LOSS, **static)
+    rule = RULES["ep"].make(LOSS, **static)
     g_ep, _ = eqx.filter_jit(rule.update)(net, rule.init(0, net), (x, y))
     g_eval = eqx.filter_jit(eqx.filter_grad(lambda p: LOSS(rule.predict(p, x), y)))(net)
     ang = credax.metrics.update_angles
@@ -450,7 +453,7 @@ def run_dataset(ds, rules, args, payload, out_json, log=print):
 
     for rule in rules:
         entry = RULES[rule]
-        per_seed = entry.stochastic
+        per_seed = entry.has("stochastic")
         static = statics[rule]
         is_ep = rule == "ep"
         t_rule = time.perf_counter()
@@ -474,8 +477,15 @@ def run_dataset(ds, rules, args, payload, out_json, log=print):
             score = np.where(bad | ~np.isfinite(acc), -1.0, acc).mean(0)
             best = int(np.argmax(score))
             hp = grid[best]
+            edges = [
+                k
+                for k in hp
+                if hp[k] in (min(g[k] for g in grid), max(g[k] for g in grid))
+                and len({g[k] for g in grid}) > 1
+            ]
             block["tuning"][rule] = {
                 "tuned": True,
+                "optimum_at_grid_edge": edges,
                 "grid": grid,
                 "validation_accuracy": score,
                 "diverged": bad.any(0),
@@ -491,6 +501,7 @@ def run_dataset(ds, rules, args, payload, out_json, log=print):
                 f"  {entry.label}: tuned in {secs:.0f} s; val acc "
                 + ", ".join(f"{_hp_str(g)}: {100 * s:.1f}" for g, s in zip(grid, score))
                 + f" -> {_hp_str(hp)}"
+                + (f" (at the grid's edge in {', '.join(edges)})" if edges else "")
             )
         write_json(out_json, payload)
 
@@ -720,13 +731,16 @@ def main(argv=None):
             "(rule.predict)",
             "lr_grid": LR_GRID,
             "ep_lr_grid": EP_LR_GRID,
-            "inverse_lr_grid (tp, dtp, big)": INVERSE_LR_GRID,
+            "inverse_lr_grid (tp, dtp, tpo, dtpo, big)": INVERSE_LR_GRID,
             "tuning": "1 seed, short run, validation split carved from the training set; "
             "choice = highest final validation accuracy (diverged runs excluded)",
             "ep": f"beta {EP_BETA}, symmetric nudging, step size and free steps from a "
             f"settling check at init (candidates {EP_STEP_SIZES} x {EP_SETTLE_STEPS}, "
             f"tolerance {EP_SETTLE_TOL}), nudged steps = free/2; lr from the grid",
             "pc": "defaults: 20 inference steps of rate 0.1, output precision 1",
+            "tp/dtp": "Lee et al.'s Algorithm 1: the output layer descends the loss, the first "
+            "target a gradient step on the last hidden layer; tpo/dtpo: the first target on the "
+            "output, through an inverse of it (the BIG abstract's form, which BIG uses)",
             "tp/dtp/big": "defaults otherwise: eta 1, noise 0.1, simultaneous (not alternating) "
             "inverse training, 1 inverse step per update; BIG sigma 1",
             "seeds": {"rules": args.seeds, "ep": args.ep_seeds},
