@@ -6,8 +6,9 @@ Part 1 (Fig. 1C): MLP 784-256-256-256-256-10 tanh on Fashion-MNIST (offline IDX 
 TP / DTP in two structures (Lee et al.'s Algorithm 1, the first target a gradient step on the
 last hidden layer; and the BIG abstract's, the first target on the output through an inverse of
 it, "-out", which BIG itself uses) and BIG (σ² = 1), 10 seeds in one vmapped program per rule;
-training-loss curves with seed variance bands; per-layer angle between each rule's update and the true gradient over
-training (Fig. 1D), and for BIG the angle between its targets and DTP's (same feedback g), the
+training-loss curves with seed variance bands; per-layer angle between each rule's update and
+the true gradient over training (Fig. 1D), and for BIG the angle between its targets and
+DTP-out's (same feedback g), the
 E/I records and how far its inhibition is from DTP's operator (i_l against g_l∘f_{l+1}).
 Two references frame the loss curves: backprop, and "readout only" (backprop on the output layer
 alone, every hidden layer frozen at its initialisation), which says how much of a loss decrease
