@@ -28,8 +28,9 @@ fully-connected test errors: BP 1.48%, FA 1.85%, DFA 2.75%, DTP 1.83% (alternati
 2.86% with parallel updates, the schedule of credax's default ``alternating=False``).
 
 Tuning (cheap, on a validation split carved from the training set, never the test set): each
-rule's forward Adam learning rate from a 3-point grid, and for TP, DTP and BIG the inverse
-optimizer's learning rate from a 2-point grid, all points of a rule's grid in one program
+rule's forward Adam learning rate from a 5-point grid (1e-4 to 1e-2, EP 3e-5 to 3e-3), and for
+TP, DTP (both structures) and BIG the inverse optimizer's learning rate from a 5-point grid (1e-5
+to 1e-1), all points of a rule's grid in one program
 (``vmap`` over the grid inside the ``credax.train.sweep`` over seeds). Equilibrium propagation's
 step size and number of free steps come from a settling check at initialisation (the relative
 residual ``‖∂E/∂s‖/‖s‖`` after ``T`` steps, no training), the nudged phase gets half the free
@@ -38,7 +39,8 @@ the grid. A gradient check at initialisation records how far EP's update at thos
 the evaluation's reference gradient (through ``rule.predict``), are from the implicit gradient
 at the true free fixed point (3,000 settling steps, then 1,000 unrolled steps from it).
 Predictive coding keeps its defaults (20 inference steps of 0.1). The chosen settings and every
-grid value with its validation accuracy are in the JSON.
+grid value with its validation accuracy are in the JSON; an optimum at a grid's edge is said so
+(``optimum_at_grid_edge``).
 
 Cost: EP settles for tens of steps per update (tens of times backprop's cost per step), so it
 gets fewer seeds and fewer training steps (recorded per dataset under ``setup``); its curves on
@@ -79,9 +81,9 @@ RULE_NAMES = ("bp", "fa", "tp", "dtp", "tpo", "dtpo", "big", "pc", "ep")
 # Algorithm 1 (first target on the last hidden layer); tpo and dtpo start at the output through
 # an inverse of it (the BIG abstract's form, which BIG keeps).
 TARGET_RULES = ("tp", "dtp", "tpo", "dtpo", "big")
-LR_GRID = (3e-4, 1e-3, 3e-3)
-EP_LR_GRID = (1e-4, 3e-4, 1e-3)  # one step lower: EP lost accuracy at 3e-3 in a trial run
-INVERSE_LR_GRID = (1e-4, 1e-3, 1e-2)
+LR_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+EP_LR_GRID = (3e-5, 1e-4, 3e-4, 1e-3, 3e-3)
+INVERSE_LR_GRID = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 EP_STEP_SIZES = (0.25, 0.5, 0.75)
 EP_SETTLE_STEPS = (10, 20, 40, 80)
 EP_SETTLE_TOL = 0.03  # relative residual ‖∂E/∂s‖ / ‖s‖ counted as settled
