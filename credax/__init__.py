@@ -1,6 +1,7 @@
 """credax: biologically plausible credit-assignment rules for JAX."""
 
 from credax import data as data
+from credax import hopfield as hopfield
 from credax import losses as losses
 from credax import metrics as metrics
 from credax import nets as nets
@@ -23,6 +24,15 @@ from credax._src.feedback._rules import glorot_uniform as glorot_uniform
 from credax._src.feedback._rules import kolen_pollack as kolen_pollack
 from credax._src.feedback._rules import sign_symmetry as sign_symmetry
 from credax._src.feedback._rules import weight_mirror as weight_mirror
+from credax._src.local import BCMState as BCMState
+from credax._src.local import EligibilityState as EligibilityState
+from credax._src.local import HomeostasisState as HomeostasisState
+from credax._src.local import bcm as bcm
+from credax._src.local import hebb as hebb
+from credax._src.local import homeostasis as homeostasis
+from credax._src.local import intrinsic_plasticity as intrinsic_plasticity
+from credax._src.local import oja as oja
+from credax._src.local import three_factor as three_factor
 from credax._src.perturbation import AgrelState as AgrelState
 from credax._src.perturbation import ForwardGradientState as ForwardGradientState
 from credax._src.perturbation import NodePerturbationState as NodePerturbationState
@@ -49,11 +59,14 @@ __version__ = "0.3.0"
 
 __all__ = [
     "AgrelState",
+    "BCMState",
     "BalancedInhibitionState",
     "DirectFeedbackAlignmentState",
+    "EligibilityState",
     "EmptyState",
     "FeedbackAlignmentState",
     "ForwardGradientState",
+    "HomeostasisState",
     "KolenPollackState",
     "LearningRule",
     "MaskedState",
@@ -66,6 +79,7 @@ __all__ = [
     "agrel",
     "backprop",
     "balanced_inhibition_gradient",
+    "bcm",
     "chain",
     "complete",
     "data",
@@ -75,7 +89,11 @@ __all__ = [
     "feedback_alignment",
     "forward_gradient",
     "glorot_uniform",
+    "hebb",
+    "homeostasis",
+    "hopfield",
     "init_empty",
+    "intrinsic_plasticity",
     "kolen_pollack",
     "losses",
     "make_rule",
@@ -83,12 +101,14 @@ __all__ = [
     "metrics",
     "nets",
     "node_perturbation",
+    "oja",
     "predictive_coding",
     "registry",
     "reinforce",
     "sign_symmetry",
     "target_propagation",
     "tasks",
+    "three_factor",
     "train",
     "weight_mirror",
     "weight_perturbation",

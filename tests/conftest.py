@@ -163,6 +163,9 @@ EXACT_OUTPUT_RULES = [
 # Rules that work on any layered model, and those that need a chain of Dense layers.
 ANY_MODEL_RULES = [n for n in RULES if not RULES[n].has("chain_only")]
 CHAIN_RULES = with_trait("chain_only")
+# Rules that train a convolutional net with ReLU (LeNet): not those that need a chain of dense
+# layers, nor those that need bounded activations.
+CONV_RULES = [n for n in ANY_MODEL_RULES if not RULES[n].has("bounded_activation")]
 
 LOSS = credax.losses.softmax_cross_entropy
 N_CLASSES = 3

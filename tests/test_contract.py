@@ -21,6 +21,7 @@ import pytest
 from conftest import (
     ANY_MODEL_RULES,
     CHAIN_RULES,
+    CONV_RULES,
     EXACT_OUTPUT_RULES,
     FEEDBACK_PATH_RULES,
     LOSS,
@@ -129,13 +130,13 @@ def test_registry_covers_every_rule_credax_ships():
 # Chain-only rules (targets, energies) run the contract on the MLP; conv nets are refused (below).
 rule_net_pairs = pytest.mark.parametrize(
     "rule_name, net_name",
-    [
-        (r, n)
-        for n in ("mlp", "lenet")
-        for r in RULE_NAMES
-        if n == "mlp" or not RULES[r].has("chain_only")
-    ],
+    [(r, n) for n in ("mlp", "lenet") for r in RULE_NAMES if n == "mlp" or r in CONV_RULES],
 )
+
+
+def bounded(layer) -> bool:
+    big = jnp.full(tuple(layer.out_shape), 1e4, layer.weight.dtype)
+    return bool(jnp.all(jnp.abs(layer.activation(big)) < 1e3))
 
 
 @rule_net_pairs
@@ -146,8 +147,12 @@ def test_contract(rule_name, net_name):
     chex.assert_trees_all_equal_structs(updates, params)
     chex.assert_trees_all_equal_shapes_and_dtypes(updates, params)
     chex.assert_tree_all_finite(updates)
-    for layer in credax.nets.find_layers(updates):
-        assert float(jnp.linalg.norm(layer.weight)) > 0
+    for layer, update in zip(credax.nets.find_layers(params), credax.nets.find_layers(updates)):
+        if RULES[rule_name].has("bounded_activation") and not bounded(layer):
+            # Intrinsic plasticity shapes bounded units' outputs and leaves the others alone.
+            assert float(jnp.linalg.norm(update.weight)) == 0
+        else:
+            assert float(jnp.linalg.norm(update.weight)) > 0
 
     assert isinstance(state, tuple) and hasattr(state, "_fields"), "states are NamedTuples"
     # The state can stand in for the one it replaced (as a scan carry, or in a jit cache).
@@ -511,8 +516,13 @@ def test_user_model_contract(rule_name):
     chex.assert_trees_all_equal_structs(updates, params)
     chex.assert_trees_all_equal_shapes_and_dtypes(updates, params)
     chex.assert_tree_all_finite(updates)
-    for layer in (updates.inp, updates.hidden, updates.out):
-        assert float(jnp.linalg.norm(layer.weight)) > 0
+    for layer, update in zip(
+        (params.inp, params.hidden, params.out), (updates.inp, updates.hidden, updates.out)
+    ):
+        if RULES[rule_name].has("bounded_activation") and not bounded(layer):
+            assert float(jnp.linalg.norm(update.weight)) == 0
+        else:
+            assert float(jnp.linalg.norm(update.weight)) > 0
     if RULES[rule_name].has("sign_concordant"):
         np.testing.assert_array_equal(credax.metrics.sign_concordance(params, state.feedback), 1.0)
 

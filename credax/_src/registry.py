@@ -19,8 +19,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from credax._src import energy, perturbation, target
-from credax._src.batches import SUPERVISED, TASK_NAMES
+from credax._src import energy, local, perturbation, target
+from credax._src.batches import MODULATED, SUPERVISED, TASK_NAMES, UNSUPERVISED
 from credax._src.feedback import _rules as feedback
 from credax._src.rule import LearningRule, backprop
 
@@ -38,6 +38,8 @@ TRAITS: dict[str, str] = {
     "(credax.nets.mlp); other models are refused",
     "relaxes": "relaxes the network's activities before learning, so even its output layer's "
     "update is not backprop's",
+    "bounded_activation": "acts on layers with bounded, increasing activations (tanh, sigmoid); "
+    "a model without one is refused",
 }
 
 
@@ -63,6 +65,11 @@ FAMILIES: dict[str, Family] = {
         Family("perturbation", "estimates from the effect of noise on weights or units", "--"),
         Family("target", "feedback carries targets for each layer's activity", "-."),
         Family("energy", "the network settles; weights learn from local quantities", ":"),
+        Family(
+            "local",
+            "synapses that learn from what they see: Hebbian, BCM, three-factor, homeostatic",
+            (0, (5, 1, 1, 1, 1, 1)),
+        ),
     )
 }
 
@@ -261,6 +268,43 @@ _ENTRIES = [
         "Scellier & Bengio 2017; Laborieux et al. 2021",
         diagnostics=("energy", "free_vs_feedforward", "settle_ratio"),
         traits={"chain_only", "relaxes"},
+        in_default_run=False,
+    ),
+    RuleEntry(
+        "hebb", local.hebb, "Hebb", "local", UNSUPERVISED,
+        "Δw = ⟨y xᵀ⟩, unstable without bounds", "Hebb 1949",
+        in_default_run=False,
+    ),
+    RuleEntry(
+        "oja", local.oja, "Oja", "local", UNSUPERVISED,
+        "Hebb with Oja's normalising decay: the first principal component", "Oja 1982",
+        diagnostics=("subspace_angle",), in_default_run=False,
+    ),
+    RuleEntry(
+        "sanger", local.oja, "Sanger", "local", UNSUPERVISED,
+        "generalised Hebbian algorithm: the leading principal components", "Sanger 1989",
+        options={"components": 4}, diagnostics=("subspace_angle",), in_default_run=False,
+    ),
+    RuleEntry(
+        "bcm", local.bcm, "BCM", "local", UNSUPERVISED,
+        "Δw = ⟨x y (y - θ)⟩, sliding threshold θ ← ⟨y²⟩", "Bienenstock, Cooper & Munro 1982",
+        diagnostics=("threshold", "rate_squared", "selectivity"), in_default_run=False,
+    ),
+    RuleEntry(
+        "three_factor", local.three_factor, "3-factor", "local", MODULATED,
+        "modulator times an eligibility trace of y xᵀ", "Frémaux & Gerstner 2016",
+        diagnostics=("eligibility_norms",), in_default_run=False,
+    ),
+    RuleEntry(
+        "homeostasis", local.homeostasis, "Homeo", "local", UNSUPERVISED,
+        "synaptic scaling to a firing-rate set point", "Turrigiano et al. 1998",
+        options={"target_rate": 0.1}, diagnostics=("mean_rate", "rate_error"),
+        in_default_run=False,
+    ),
+    RuleEntry(
+        "ip", local.intrinsic_plasticity, "IP", "local", UNSUPERVISED,
+        "gain and bias towards an exponential output distribution", "Triesch 2005",
+        diagnostics=("output_mean", "output_sd"), traits={"bounded_activation"},
         in_default_run=False,
     ),
 ]
