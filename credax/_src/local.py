@@ -282,8 +282,12 @@ class BCMState(NamedTuple):
 def bcm(*, tau_theta: float = 100.0, theta_init: float = 0.0) -> LearningRule:
     """The BCM rule: ``Δw = ⟨x y (y - θ)⟩`` with a sliding threshold ``τ_θ dθ/dt = y² - θ``.
 
-    Bienenstock, Cooper & Munro (1982), as paper 000 writes it (eqs 2-3, with the postsynaptic
-    factor ``φ(y, θ) = y (y - θ)`` of the original): activity above the threshold potentiates,
+    Bienenstock, Cooper & Munro (1982). Paper 000 writes the rule ``Δw ∝ x (y - θ)`` (eq. 2)
+    with ``Δθ ∝ y² - θ`` (eq. 3); credax keeps the original's postsynaptic factor
+    ``φ(y, θ) = y (y - θ)``, as the BCM literature does: with it a silent unit
+    (``y = 0``) does not change, and a fixed point needs ``y = θ`` or ``y = 0`` for every input,
+    which is what makes units selective (eq. 2's form depresses every synapse of an active
+    input whenever ``y < θ``, silent units included). Activity above the threshold potentiates,
     below it depresses, and the threshold, a running average of ``y²`` per unit (``θ ← θ +
     (⟨y²⟩ - θ)/τ_θ`` each update, ``⟨·⟩`` over the batch), grows faster than the rate, which
     stabilises the weights and makes units selective: each comes to respond to one of several
@@ -298,8 +302,8 @@ def bcm(*, tau_theta: float = 100.0, theta_init: float = 0.0) -> LearningRule:
         A ``LearningRule`` (unsupervised) with state ``BCMState``; no value. Its diagnostics
         record per layer ``threshold`` (mean ``θ``), ``rate_squared`` (mean ``⟨y²⟩`` on the probe
         batch, which ``θ`` tracks) and ``selectivity`` (mean over units of ``1 - ⟨y⟩ / max y``
-        over the probe batch: 0 for a unit that responds alike to every input, near 1 for one
-        that responds to few).
+        over the probe batch: 0 for a unit that responds alike to every input or to none, near 1
+        for one that responds to few).
 
     References:
         Bienenstock, Cooper & Munro (1982). Theory for the development of neuron selectivity.
@@ -336,7 +340,8 @@ def bcm(*, tau_theta: float = 100.0, theta_init: float = 0.0) -> LearningRule:
             sq.append(jnp.mean(_per_unit(jnp.square(y), layer, 1, jnp.mean)))
             mean = _per_unit(y, layer, 1, jnp.mean)
             peak = _per_unit(y, layer, 1, jnp.max)
-            sel.append(jnp.mean(1.0 - mean / jnp.maximum(peak, 1e-12)))
+            ratio = mean / jnp.where(peak > 0, peak, 1.0)
+            sel.append(jnp.mean(jnp.where(peak > 0, 1.0 - ratio, 0.0)))  # silent units: 0
         return {
             "threshold": jnp.stack([jnp.mean(th) for th in state.theta]),
             "rate_squared": jnp.stack(sq),
@@ -371,8 +376,9 @@ def three_factor(*, tau: float = 1.0) -> LearningRule:
     synapses that were active (``τ`` updates later, a fraction ``e⁻¹`` of their eligibility is
     left). The modulator may be one value for the batch ``()``, one per example ``(B,)`` (its
     batch mean multiplies the trace) or one per example and unit ``(B, n)``: it then modulates
-    each unit of the layers with ``n`` units (its batch mean per unit), the other layers by its
-    mean over units. ``m = 0`` changes nothing (the traces still build up). ``updates = -Δw``.
+    each unit of the layers with ``n`` units (its batch mean per unit; ``n`` must be some
+    layer's unit count), the other layers by its mean over units. ``m = 0`` changes nothing
+    (the traces still build up). ``updates = -Δw``.
 
     Args:
         tau: ``τ > 0``, the eligibility's time constant in updates.
@@ -395,7 +401,13 @@ def three_factor(*, tau: float = 1.0) -> LearningRule:
 
     def update(params, state, batch):
         x, m = modulated_batch(params, batch)
-        _unit_layers(params, "three_factor")  # raises for layers without units on axis 0
+        layers = _unit_layers(params, "three_factor")
+        units = sorted({layer.weight.shape[0] for layer in layers})
+        if m.ndim == 2 and m.shape[1] not in (1, *units):
+            raise ValueError(
+                f"three_factor: expected a per-unit modulator (B, n) with n one of the layers' "
+                f"unit counts {units} (or 1), got {m.shape}"
+            )
         t = trace(params, x)
         coact = find_layers(_hebbian(params, t, list(t.outputs), scale=-1.0))  # +⟨y xᵀ⟩
         traces = tuple(
@@ -458,7 +470,10 @@ def homeostasis(*, target_rate: float, tau: float = 100.0) -> LearningRule:
     weights multiplicatively towards the set point ``ρ*``: up when it fires too little, down
     when it fires too much (Turrigiano et al. 1998; paper 000, §5: a fixed average firing rate
     as a homeostatic principle). Relative strengths of a unit's synapses are kept. Biases are
-    not changed. Combine it with any rule by ``credax.chain``. ``updates = -Δw``.
+    not changed. Like the biology it models (the scaling of excitatory synapses), it assumes
+    that larger weights raise the rate (non-negative inputs and weights): a unit driven below
+    its bias by negative weights moves the other way. Combine it with any rule by
+    ``credax.chain``. ``updates = -Δw``.
 
     Args:
         target_rate: ``ρ*``, inside the range of every layer's activation.

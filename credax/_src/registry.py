@@ -92,8 +92,9 @@ class RuleEntry:
         baseline: a reference every other rule is measured against (backprop): drawn in black,
             and its own angle to backprop is not plotted.
         in_default_run: part of ``credax run``'s default rule list (rules that settle for tens
-            of inner steps per update are left out of it, to keep the bare run short; name them
-            with ``--rules``).
+            of inner steps per update are left out of it, to keep the bare run short, and so are
+            the unsupervised and modulated rules, whose accuracy is a readout's or a bandit's;
+            name them with ``--rules``).
     """
 
     name: str

@@ -167,13 +167,17 @@ def make_parser() -> argparse.ArgumentParser:
         help="compare rules on a dataset over seeds",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    left_out = [n for n, e in RULES.items() if not e.in_default_run]
+    settle = [n for n, e in RULES.items() if not e.in_default_run and e.task == "supervised"]
+    other = [n for n, e in RULES.items() if not e.in_default_run and e.task != "supervised"]
     r.add_argument(
         "--rules",
         default=None,
         help="comma-separated short names, labels or factory names (credax list); default: every "
-        "registered rule but " + (", ".join(left_out) or "none") + ", which settle for many inner "
-        "steps per update",
+        "registered rule but "
+        + (", ".join(settle) or "none")
+        + " (variants, and rules that settle for many inner "
+        "steps per update)" + (", and " + ", ".join(other) if other else "") + " (which learn "
+        "without labels, under a readout or from a reward: compare them with --rules)",
     )
     r.add_argument("--dataset", default="mnist1d", help="mnist1d, fashion_mnist, teacher, ...")
     r.add_argument("--data-dir", default=None, help="directory of IDX files or a TFDS dataset")
