@@ -178,3 +178,34 @@ def test_bad_input_is_refused(call, error, match):
 def test_hopfield_is_public():
     assert credax.hopfield is hopfield
     assert set(hopfield.__all__) == {"energy", "modern_recall", "overlap", "recall", "store"}
+
+
+def test_recall_stops_once_stable_and_equals_the_full_budget():
+    n = 80
+    xi = patterns(20, n, key=9)  # α = 0.25: several sweeps before a fixed point
+    w = hopfield.store(xi)
+    cue = flip(xi[0], 0.2, 3)
+    key = jax.random.key(4)
+    keys = jax.random.split(key, 30)
+
+    wn = np.asarray(w)
+
+    def by_hand(x, k):  # one sweep in NumPy
+        for i in np.asarray(jax.random.permutation(k, n)):
+            h = wn[i] @ x
+            x[i] = 1.0 if h > 0 else (-1.0 if h < 0 else x[i])
+        return x
+
+    x, history = np.array(cue), []
+    for k in keys:  # all 30 sweeps, no early stop
+        x = by_hand(x, k)
+        history.append(x.copy())
+    assert not np.array_equal(history[0], history[-1])  # it took more than one sweep
+    np.testing.assert_array_equal(hopfield.recall(w, cue, key=key, steps=30), x)
+
+
+def test_modern_recall_maps_over_beta():
+    xi = patterns(4, 32, key=8)
+    out = jax.vmap(lambda b: hopfield.modern_recall(xi, xi[0], beta=b))(jnp.asarray([1e-4, 1.0]))
+    np.testing.assert_allclose(out[0], jnp.mean(xi, 0), atol=1e-2)
+    np.testing.assert_array_equal(jnp.sign(out[1]), xi[0])

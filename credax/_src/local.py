@@ -567,8 +567,12 @@ def _smooth_bounded(layer) -> bool:
 
 def intrinsic_plasticity(*, mean: float = 0.2) -> LearningRule:
     """Intrinsic plasticity (Triesch 2005): each unit's gain and bias adapt so that its output
-    distribution approaches the maximum-entropy distribution of mean ``μ`` on its range, the
-    exponential for a logistic unit's rates.
+    distribution approaches the exponential density ``∝ exp(-y/μ)`` on the unit's range.
+
+    For rates on ``[0, ∞)`` that exponential is the maximum-entropy distribution of mean ``μ``;
+    on a logistic unit's ``(0, 1)`` it is truncated (its mean a little below ``μ``: 0.19 for
+    ``μ = 0.2``). On tanh's ``(-1, 1)`` the same density starts at ``-1``: outputs gather near
+    ``-1``, mean ``≈ μ - 1``.
 
     Paper 000's §5 (eq. 13, ``I[x; y] = H[y] - H[y|x]``) reads intrinsic plasticity as
     maximising the output's entropy, hence information transmission, at a fixed mean rate.
@@ -588,7 +592,8 @@ def intrinsic_plasticity(*, mean: float = 0.2) -> LearningRule:
     ``credax.chain``. ``updates = -Δw``.
 
     Args:
-        mean: ``μ`` > 0, the target mean rate (inside the activation's range).
+        mean: ``μ``, the target exponential's scale (its mean on ``[0, ∞)``): ``0 < μ <`` the
+            width of every plastic layer's activation range.
 
     Returns:
         A ``LearningRule`` (unsupervised) with state ``credax.EmptyState``; no value. Its
@@ -614,10 +619,11 @@ def intrinsic_plasticity(*, mean: float = 0.2) -> LearningRule:
         for i, (layer, on) in enumerate(zip(layers, which)):
             if on:
                 lo, hi = _range(layer)
-                if not lo < mu < hi:
+                if not mu < hi - lo:
                     raise ValueError(
-                        f"intrinsic_plasticity: expected mean inside layer {i}'s activation "
-                        f"range ({lo:.3g}, {hi:.3g}), got {mu}"
+                        f"intrinsic_plasticity: expected mean (the exponential's scale) below "
+                        f"the width {hi - lo:.3g} of layer {i}'s activation range "
+                        f"({lo:.3g}, {hi:.3g}), got {mu}"
                     )
         return which
 
