@@ -359,7 +359,9 @@ def test_a_set_point_outside_the_activation_range_is_refused():
     net = linear([4, 6], activation=jax.nn.sigmoid)
     with pytest.raises(ValueError, match=r"target_rate inside the range .* \[0, 1\], got 1.5"):
         credax.homeostasis(target_rate=1.5).init(0, net)
-    with pytest.raises(ValueError, match=r"mean \(the exponential's scale\) below the width 1 of layer 0"):
+    with pytest.raises(
+        ValueError, match=r"mean \(the exponential's scale\) below the width 1 of layer 0"
+    ):
         credax.intrinsic_plasticity(mean=2.0).init(0, net)
     with pytest.raises(ValueError, match="bounded, increasing elementwise activation"):
         credax.intrinsic_plasticity().init(0, linear([4, 6]))
