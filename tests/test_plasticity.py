@@ -126,9 +126,16 @@ def test_hebb_grows_without_bounds_and_stays_in_them_with_them():
     assert np.mean(np.abs(w) >= 0.5) > 0.5  # most weights reached a bound
 
     normed, _, npath = run(credax.hebb(normalize=True), net, batches, 0.002)
-    row_norms = jax.vmap(lambda p: jnp.linalg.norm(p.layers[0].weight, axis=1))(npath)
+    row_norms = jnp.linalg.norm(normed.layers[0].weight, axis=1)
     w0 = jnp.linalg.norm(net.layers[0].weight, axis=1)
-    np.testing.assert_allclose(row_norms[-1], w0, rtol=0.05)  # norms kept to first order
+    np.testing.assert_allclose(row_norms, w0, rtol=0.05)  # norms kept to first order
+    # Biases: Δb = ⟨y⟩ > 0 for a sigmoid unit would grow without end; normalised, they stay;
+    # bounded, they stop at the bound.
+    sig = linear([D, 4], activation=jax.nn.sigmoid)
+    normed, _, _ = run(credax.hebb(normalize=True), sig, batches, 0.01)
+    np.testing.assert_array_equal(normed.layers[0].bias, sig.layers[0].bias)
+    bounded, _, _ = run(credax.hebb(bounds=(-0.5, 0.5)), sig, batches, 0.01)
+    assert float(jnp.max(bounded.layers[0].bias)) <= 0.5 + 0.01
 
 
 # --- Oja and Sanger -------------------------------------------------------------------------------

@@ -94,10 +94,11 @@ def hebb(*, bounds: tuple[float, float] | None = None, normalize: bool = False) 
     - ``bounds=(w_min, w_max)``: hard bounds. A change that would push a weight past a bound it
       has reached is dropped (``Δw_ij = 0`` where ``w_ij ≥ w_max`` and ``Δw_ij > 0``, or
       ``w_ij ≤ w_min`` and ``Δw_ij < 0``): weights stop at the bounds up to the optimizer's
-      last step.
+      last step. Biases are bounded alike.
     - ``normalize=True``: weight normalisation. Each unit's change is projected orthogonal to
       its weight vector, ``Δw_i ← Δw_i - (Δw_i·w_i) w_i / ‖w_i‖²``, so ``‖w_i‖`` is constant to
-      first order in the step (the explicit normalisation Oja's rule approximates).
+      first order in the step (the explicit normalisation Oja's rule approximates); biases are
+      not changed (``Δb = ⟨y⟩`` would grow them without end).
 
     Args:
         bounds: ``(w_min, w_max)`` with ``w_min < w_max``, or None.
@@ -127,18 +128,29 @@ def hebb(*, bounds: tuple[float, float] | None = None, normalize: bool = False) 
         layers = find_layers(params)
 
         def shape(i, u):
-            w, dw = layers[i].weight, -u.weight  # Δw
+            layer = layers[i]
+            w, dw = layer.weight, -u.weight  # Δw
+            b = layer.bias
+            db = None if b is None else -u.bias
+            units = w.shape[0]
             if normalize:
-                rows = w.reshape(w.shape[0], -1)
-                d = dw.reshape(w.shape[0], -1)
+                rows = w.reshape(units, -1)
+                d = dw.reshape(units, -1)
                 coef = jnp.sum(d * rows, 1, keepdims=True) / jnp.maximum(
                     jnp.sum(rows * rows, 1, keepdims=True), 1e-30
                 )
                 dw = (d - coef * rows).reshape(w.shape)
+                db = None if b is None else jnp.zeros_like(db)  # a bias would grow with ⟨y⟩
             if bounds is not None:
-                stuck = ((w >= bounds[1]) & (dw > 0)) | ((w <= bounds[0]) & (dw < 0))
-                dw = jnp.where(stuck, 0.0, dw)
-            return eqx.tree_at(lambda q: q.weight, u, -dw)
+
+                def bound(v, dv):
+                    stuck = ((v >= bounds[1]) & (dv > 0)) | ((v <= bounds[0]) & (dv < 0))
+                    return jnp.where(stuck, 0.0, dv)
+
+                dw = bound(w, dw)
+                db = None if b is None else bound(b, db)
+            u = eqx.tree_at(lambda q: q.weight, u, -dw)
+            return u if b is None else eqx.tree_at(lambda q: q.bias, u, -db)
 
         return map_layers(shape, updates), state
 
@@ -235,15 +247,17 @@ def oja(*, components: int | None = None) -> LearningRule:
             a = t.preactivations[i].astype(jnp.float32)
             rows = a.reshape(-1, units, math.prod(layer.out_shape[1:]))
             y = jnp.swapaxes(rows, 1, 2).reshape(-1, units)  # (examples, steps, positions) x units
-            m = y.T @ y / b
-            n = units if k is None else min(k, units)
-            decay = jnp.diag(jnp.diag(m)) if k is None else jnp.tril(m)
-            w = layer.weight.reshape(units, -1)
-            dw = -hebb_u[i].weight.reshape(units, -1) - (decay @ w.astype(jnp.float32))
-            dw = jnp.where(jnp.arange(units)[:, None] < n, dw, 0.0)  # Sanger: the first k units
+            w = layer.weight.reshape(units, -1).astype(jnp.float32)
+            grow = -hebb_u[i].weight.reshape(units, -1).astype(jnp.float32)  # ⟨y xᵀ⟩
+            if k is None:  # Oja: each unit's own ⟨y_i²⟩ w_i
+                dw = grow - (jnp.sum(y * y, 0) / b)[:, None] * w
+            else:  # Sanger: LT(⟨y yᵀ⟩) W on the first k units
+                n = min(k, units)
+                dw = grow[:n] - jnp.tril(y[:, :n].T @ y[:, :n] / b) @ w[:n]
+                dw = jnp.concatenate([dw, jnp.zeros_like(w[n:])], 0)
             upd = jax.tree_util.tree_map(jnp.zeros_like, layer)
             return eqx.tree_at(
-                lambda q: q.weight, upd, -dw.reshape(layer.weight.shape).astype(w.dtype)
+                lambda q: q.weight, upd, -dw.reshape(layer.weight.shape).astype(layer.weight.dtype)
             )
 
         return map_layers(one, params), state
@@ -585,7 +599,9 @@ def intrinsic_plasticity(*, mean: float = 0.2) -> LearningRule:
     which for the logistic sigmoid is Triesch's ``Δb = 1 - (2 + 1/μ) y + y²/μ``. credax folds the
     gain into the weights: a layer ``h = f(W x + b)`` has ``g = 1`` at each step and ``u = W x``,
     so ``ΔW_i = Δg_i W_i`` (each unit's weights scale, their direction kept) and ``Δb_i = Δb``,
-    batch means; ``f'`` and ``f''`` come from differentiating the layer's activation. The rule
+    batch means; ``f'`` and ``f''`` come from differentiating the layer's activation. The step
+    in ``W`` is the gain's step: for one input of weight ``a`` it is ``a²`` times Triesch's
+    ``Δa = 1/a + x Δb`` (the same fixed points, another speed). The rule
     acts on the layers whose activation is elementwise, bounded and increasing (logistic sigmoid,
     tanh): there the target distribution exists; other layers (a linear readout) get zero
     updates, and a model without such a layer is refused. Combine it with a synaptic rule by
