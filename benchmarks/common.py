@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -44,6 +45,62 @@ def _default(o):
     if isinstance(o, (np.floating, np.integer)):
         return o.item()
     raise TypeError(type(o))
+
+
+def machine_load(load_start: tuple[float, float, float], what: str = "rates") -> dict:
+    """The 1-minute load averages at the start (``load_start``, from ``os.getloadavg()``) and now,
+    with a printed ``timing_note`` when other work shared the CPU cores (``what``: the
+    absolute figures that are then low)."""
+    load = {"load_average_start": load_start, "load_average": os.getloadavg()}
+    if max(load_start[0], load["load_average"][0]) > 0.75 * (os.cpu_count() or 1):
+        load["timing_note"] = (
+            f"other work shared the {os.cpu_count()} CPU cores (1-minute load average "
+            f"{load_start[0]:.1f} at the start, {load['load_average'][0]:.1f} at the end): "
+            f"absolute {what} are low and the ratios noisy"
+        )
+        print(f"note: {load['timing_note']}")
+    return load
+
+
+def source_sha256(relative: str) -> str:
+    """The SHA-256 of a file of the repository (``relative`` to its root): the exact source a
+    figure was measured with, committed or not."""
+    return hashlib.sha256((RESULTS.parent.parent / relative).read_bytes()).hexdigest()
+
+
+def significant(a, digits: int = 4) -> np.ndarray:
+    """``a`` rounded to ``digits`` significant digits (short JSON)."""
+    a = np.asarray(a, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = 10.0 ** (digits - 1 - np.floor(np.log10(np.abs(a))))
+        out = np.round(a * scale) / scale
+    return np.where(np.isfinite(scale) & (a != 0), out, a)
+
+
+def summarise_curves(tree):
+    """``tree`` with every ``curves`` entry ``(seed, record, ...)`` replaced by its summary over
+    seeds per record (mean, sd, 16th and 84th percentiles; entries named ``*_seed0`` are one
+    seed's curves and are kept), to keep the JSON small."""
+    if not isinstance(tree, dict):
+        return tree
+    out = {}
+    for k, v in tree.items():
+        if k != "curves":
+            out[k] = summarise_curves(v)
+            continue
+        out[k] = {}
+        for name, c in v.items():
+            c = np.asarray(c, np.float64)
+            if name.endswith("_seed0"):
+                out[k][name] = significant(c)
+            else:
+                out[k][name] = {
+                    "mean": significant(np.mean(c, 0)),
+                    "sd": significant(np.std(c, 0)),
+                    "p16": significant(np.percentile(c, 16, 0)),
+                    "p84": significant(np.percentile(c, 84, 0)),
+                }
+    return out
 
 
 def mean_sd(a) -> tuple[float, float]:

@@ -53,7 +53,6 @@ over training as their mean, sd and 16th/84th percentiles over seeds per record.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 import time
 from pathlib import Path
@@ -67,7 +66,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
-from common import RESULTS, band, environment, mean_sd, write_json  # noqa: E402
+from common import (
+    RESULTS,
+    band,
+    environment,
+    mean_sd,
+    significant,
+    source_sha256,
+    summarise_curves,
+    write_json,
+)  # noqa: E402
 
 import credax  # noqa: E402
 
@@ -502,48 +510,6 @@ def plot(results, args, path):
 # --- main ----------------------------------------------------------------------------------------
 
 
-def significant(a, digits: int = 4) -> np.ndarray:
-    """``a`` rounded to ``digits`` significant digits (short JSON)."""
-    a = np.asarray(a, np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scale = 10.0 ** (digits - 1 - np.floor(np.log10(np.abs(a))))
-        out = np.round(a * scale) / scale
-    return np.where(np.isfinite(scale) & (a != 0), out, a)
-
-
-def for_json(tree):
-    """``tree`` with every ``curves`` entry ``(seed, record, ...)`` replaced by its summary over
-    seeds per record (mean, sd, 16th and 84th percentiles; entries named ``*_seed0`` are one
-    seed's curves and are kept), to keep the JSON small."""
-    if isinstance(tree, dict):
-        out = {}
-        for k, v in tree.items():
-            if k == "curves":
-                out[k] = {
-                    name: (
-                        significant(c)
-                        if name.endswith("_seed0")
-                        else {
-                            "mean": significant(np.mean(c, 0)),
-                            "sd": significant(np.std(c, 0)),
-                            "p16": significant(np.percentile(c, 16, 0)),
-                            "p84": significant(np.percentile(c, 84, 0)),
-                        }
-                    )
-                    for name, c in ((n, np.asarray(c, np.float64)) for n, c in v.items())
-                }
-            else:
-                out[k] = for_json(v)
-        return out
-    return tree
-
-
-def local_py_sha256() -> str:
-    """The credax source of the rules measured here (it may be uncommitted)."""
-    src = Path(__file__).resolve().parent.parent / "credax" / "_src" / "local.py"
-    return hashlib.sha256(src.read_bytes()).hexdigest()
-
-
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -605,10 +571,11 @@ def main(argv=None):
                 "command": " ".join(["python benchmarks/intrinsic_plasticity.py", *argv]),
                 "published": PUBLISHED,
                 "config": config,
-                "environment": environment() | {"credax_local_py_sha256": local_py_sha256()},
+                "environment": environment()
+                | {"credax_local_py_sha256": source_sha256("credax/_src/local.py")},
                 "complete": complete,
                 "seconds": time.perf_counter() - t_start,
-                **for_json(results),
+                **summarise_curves(results),
             },
         )
 

@@ -97,7 +97,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
-from common import RESULTS, environment, write_json  # noqa: E402
+from common import RESULTS, environment, machine_load, write_json  # noqa: E402
 
 import credax  # noqa: E402
 
@@ -224,14 +224,7 @@ def main(argv=None):
     summary = summarize(results, S)
     print_table(results, summary, S)
     wall = time.perf_counter() - wall0
-    load = {"load_average_start": load_start, "load_average": os.getloadavg()}
-    if max(load_start[0], load["load_average"][0]) > 0.75 * (os.cpu_count() or 1):
-        load["timing_note"] = (
-            f"other work shared the {os.cpu_count()} CPU cores (1-minute load average "
-            f"{load_start[0]:.1f} at the start, {load['load_average'][0]:.1f} at the end): "
-            "absolute rates are low and the ratios noisy"
-        )
-        print(f"note: {load['timing_note']}")
+    load = machine_load(load_start, "rates")
     print(f"wall time {wall:.0f} s")
     out = args.out
     write_json(

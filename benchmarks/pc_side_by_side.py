@@ -45,7 +45,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
-from common import RESULTS, band, environment, mean_sd, write_json  # noqa: E402
+from common import RESULTS, band, environment, machine_load, mean_sd, write_json  # noqa: E402
 
 import credax  # noqa: E402
 
@@ -241,14 +241,7 @@ def main(argv=None):
                 energy_check = compare_grads(credax_grads, g, B)
 
     print_table(results, energy_check, S)
-    load = {"load_average_start": load_start, "load_average": os.getloadavg()}
-    if max(load_start[0], load["load_average"][0]) > 0.75 * (os.cpu_count() or 1):
-        load["timing_note"] = (
-            f"other work shared the {os.cpu_count()} CPU cores (1-minute load average "
-            f"{load_start[0]:.1f} at the start, {load['load_average'][0]:.1f} at the end): "
-            "absolute samples/s are low and the ratios noisy"
-        )
-        print(f"note: {load['timing_note']}")
+    load = machine_load(load_start, "samples/s")
     out = args.out
     write_json(
         Path(f"{out}.json"),
