@@ -6,6 +6,7 @@ from credax import losses as losses
 from credax import metrics as metrics
 from credax import nets as nets
 from credax import registry as registry
+from credax import spiking as spiking
 from credax import tasks as tasks
 from credax import train as train
 from credax._src.combine import MaskedState as MaskedState
@@ -106,6 +107,7 @@ __all__ = [
     "registry",
     "reinforce",
     "sign_symmetry",
+    "spiking",
     "target_propagation",
     "tasks",
     "three_factor",
