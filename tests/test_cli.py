@@ -441,13 +441,14 @@ def test_damaged_out_layout_is_one_line_before_training(tmp_path, capsys, what):
 
 
 def test_interrupted_run_says_what_was_saved(tmp_path):
-    """Ctrl-C during a run: one line saying what is saved and how to resume, exit 130."""
+    """Ctrl-C during a run: one line saying what is saved and how to resume, exit 130. The run
+    has 64 blocks (minutes), so that a loaded machine cannot finish it before the signal."""
     import signal
     import time
 
     out = tmp_path / "run"
     args = [sys.executable, "-m", "credax._src.cli", "run", "--rules", "bp,fa,dfa,usf",
-            "--model", "mlp:40-8-10", "--epochs", "200", "--seeds", "2", "--block", "1",
+            "--model", "mlp:40-8-10", "--epochs", "200", "--seeds", "16", "--block", "1",
             "--no-cache", "--out", str(out)]  # fmt: skip
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 240
@@ -460,7 +461,7 @@ def test_interrupted_run_says_what_was_saved(tmp_path):
     assert "Traceback" not in err
     last = err.strip().splitlines()[-1]
     assert "credax: interrupted;" in last and "run the same command again to resume" in last
-    assert "of 8 blocks are saved in" in last
+    assert "of 64 blocks are saved in" in last
 
 
 def test_distributed_without_a_coordinator_on_cpus_is_one_line(tmp_path):

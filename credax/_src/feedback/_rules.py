@@ -37,6 +37,7 @@ from credax._src.batches import SUPERVISED, supervised_batch
 from credax._src.checks import check_callable, check_count, check_flag, check_positive
 from credax._src.feedback._metrics import feedback_angles
 from credax._src.feedback._transport import Direct, transported_gradients
+from credax._src.nets._layer import Hook
 from credax._src.nets._select import find_layers, map_layers
 from credax._src.nets._trace import call_order
 from credax._src.rule import LearningRule, Loss, check_loss, forward, make_rule
@@ -436,6 +437,18 @@ def weight_mirror(
     )
 
 
+class _OutputProbe(Hook):
+    """Adds ``z`` to the output of layer ``last``: the gradient at ``z = 0`` is the error at
+    that layer's output through whatever parameter-free maps follow it."""
+
+    def __init__(self, model, last: int, z: jax.Array):
+        super().__init__(model)
+        self.last, self.z = last, z
+
+    def output(self, index, layer, h):
+        return h + self.z if index == self.last else h
+
+
 class DirectFeedbackAlignmentState(NamedTuple):
     """State of direct feedback alignment.
 
@@ -457,9 +470,10 @@ def direct_feedback_alignment(
     eq. 4 with ``B_l`` mapping the output error to layer ``l``), and ``ΔW_l ∝ -δ_l h_{l-1}ᵀ``.
     The output layer's update equals backprop's. The output layer is the credax layer the model
     applies last (found by tracing it, so a user's model may declare its layers in any
-    order); the model's output must be its output, a vector ``(n_out,)`` or a temporal
-    ``(T, n_out)`` (a spiking readout). For convolutional layers ``B_l`` maps ``e`` to the
-    whole ``(C, H, W)`` feature map. With a temporal output, every hidden layer's output starts
+    order); its output is a vector ``(n_out,)`` or a temporal ``(T, n_out)`` (a spiking
+    readout), and ``e`` is the loss's gradient there, through any parameter-free maps that
+    follow it (e.g. ``credax.spiking.TimeReduce`` over a readout's membrane). For
+    convolutional layers ``B_l`` maps ``e`` to the whole ``(C, H, W)`` feature map. With a temporal output, every hidden layer's output starts
     with the same ``T`` and ``B_l`` maps each step's error to the same step (``B_l`` of shape
     ``(n_out, *h_l.shape[1:])``). A hidden layer applied at every step of a
     ``credax.nets.scan`` receives ``B_lᵀ e`` at every step. ``feedback`` holds the hidden
@@ -547,13 +561,20 @@ def direct_feedback_alignment(
                 f"DFA feedback shapes must be {hidden}, got "
                 f"{[jnp.shape(b) for b in state.feedback]}"
             )
-        value, e = jax.value_and_grad(lambda o: loss(o, y))(forward(params, x))
-        if e.shape[1:] != tuple(layers[last].out_shape):
-            raise ValueError(
-                f"direct_feedback_alignment: the model's output {e.shape[1:]} must be the output "
-                f"of its last layer ({type(layers[last]).__name__}, "
-                f"{tuple(layers[last].out_shape)})"
-            )
+        out_shape = tuple(layers[last].out_shape)
+        out = forward(params, x)
+        if out.shape[1:] == out_shape:
+            value, e = jax.value_and_grad(lambda o: loss(o, y))(out)
+        else:  # parameter-free maps follow the output layer (a spiking readout over time)
+
+            def probed(z):
+                def one(xi, zi):
+                    with _OutputProbe(params, last, zi):
+                        return params(xi)
+
+                return loss(jax.vmap(one)(x, z), y)
+
+            value, e = jax.value_and_grad(probed)(jnp.zeros((x.shape[0], *out_shape), out.dtype))
         e = jax.lax.stop_gradient(e)
         matrices = iter(state.feedback)
         per_layer = [None if s is None else next(matrices) for s in shp]

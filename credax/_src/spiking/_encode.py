@@ -64,7 +64,7 @@ def poisson(key: Any, rates: Any, steps: int, *, dt: float = 1.0) -> jax.Array:
     dt = check_positive("dt", dt)
     rates = check_rates(rates, dt)
     p = rates * (dt / 1000.0)
-    return jax.random.bernoulli(key, p, (steps, *p.shape)).astype(jnp.float32)
+    return jax.random.bernoulli(key, jnp.broadcast_to(p, (steps, *p.shape))).astype(jnp.float32)
 
 
 def regular(rates: Any, steps: int, *, dt: float = 1.0) -> jax.Array:
@@ -74,7 +74,7 @@ def regular(rates: Any, steps: int, *, dt: float = 1.0) -> jax.Array:
     dt = check_positive("dt", dt)
     rates = check_rates(rates, dt)
     t = jnp.arange(1, steps + 1, dtype=jnp.float32).reshape((steps,) + (1,) * rates.ndim)
-    count = jnp.floor(rates * t * (dt / 1000.0) + 1e-6)
+    count = jnp.floor(rates[None] * t * (dt / 1000.0) + 1e-6)
     return jnp.diff(count, axis=0, prepend=jnp.zeros_like(count[:1])).astype(jnp.float32)
 
 
@@ -93,7 +93,7 @@ def latency(x: Any, steps: int, *, threshold: float = 0.0) -> jax.Array:
             )
     when = jnp.round((1.0 - x) * (steps - 1)).astype(jnp.int32)
     t = jnp.arange(steps).reshape((steps,) + (1,) * x.ndim)
-    return ((t == when) & (x > threshold)).astype(jnp.float32)
+    return ((t == when[None]) & (x[None] > threshold)).astype(jnp.float32)
 
 
 def exponential_trace(spikes: Any, tau: float, *, dt: float = 1.0) -> jax.Array:
@@ -174,7 +174,8 @@ class Encode(eqx.Module):
         mix = jnp.sum(bits * odd, dtype=jnp.uint32)
         key = jax.random.fold_in(jax.random.key(self.seed), mix)
         p = u * (self.max_rate * self.dt / 1000.0)
-        return jax.random.bernoulli(key, p, (self.steps, x.shape[0])).astype(jnp.float32)
+        p = jnp.broadcast_to(p, (self.steps, x.shape[0]))
+        return jax.random.bernoulli(key, p).astype(jnp.float32)
 
 
 def network(
