@@ -473,9 +473,9 @@ def direct_feedback_alignment(
     order); its output is a vector ``(n_out,)`` or a temporal ``(T, n_out)`` (a spiking
     readout), and ``e`` is the loss's gradient there, through any parameter-free maps that
     follow it (e.g. ``credax.spiking.TimeReduce`` over a readout's membrane). For
-    convolutional layers ``B_l`` maps ``e`` to the whole ``(C, H, W)`` feature map. With a temporal output, every hidden layer's output starts
-    with the same ``T`` and ``B_l`` maps each step's error to the same step (``B_l`` of shape
-    ``(n_out, *h_l.shape[1:])``). A hidden layer applied at every step of a
+    convolutional layers ``B_l`` maps ``e`` to the whole ``(C, H, W)`` feature map. With a
+    temporal output, every hidden layer's output starts with the same ``T`` and ``B_l`` maps
+    each step's error to the same step (``B_l`` of shape ``(n_out, *h_l.shape[1:])``). A hidden layer applied at every step of a
     ``credax.nets.scan`` receives ``B_lᵀ e`` at every step. ``feedback`` holds the hidden
     layers' ``B_l`` in pytree order.
 
