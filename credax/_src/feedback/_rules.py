@@ -475,9 +475,9 @@ def direct_feedback_alignment(
     follow it (e.g. ``credax.spiking.TimeReduce`` over a readout's membrane). For
     convolutional layers ``B_l`` maps ``e`` to the whole ``(C, H, W)`` feature map. With a
     temporal output, every hidden layer's output starts with the same ``T`` and ``B_l`` maps
-    each step's error to the same step (``B_l`` of shape ``(n_out, *h_l.shape[1:])``). A hidden layer applied at every step of a
-    ``credax.nets.scan`` receives ``B_lᵀ e`` at every step. ``feedback`` holds the hidden
-    layers' ``B_l`` in pytree order.
+    each step's error to the same step (``B_l`` of shape ``(n_out, *h_l.shape[1:])``). A
+    hidden layer applied at every step of a ``credax.nets.scan`` receives ``B_lᵀ e`` at every
+    step. ``feedback`` holds the hidden layers' ``B_l`` in pytree order.
 
     Args:
         loss: ``loss(outputs, y) -> scalar``.
