@@ -161,7 +161,11 @@ EXACT_OUTPUT_RULES = [
     n for n in NON_BP_RULES if not (RULES[n].has("estimator") or RULES[n].has("relaxes"))
 ]
 # Rules that work on any layered model, and those that need a chain of Dense layers.
-ANY_MODEL_RULES = [n for n in RULES if not RULES[n].has("chain_only")]
+ANY_MODEL_RULES = [
+    n for n in RULES if not (RULES[n].has("chain_only") or RULES[n].has("spiking_only"))
+]
+# Rules for spiking layers run the contract on a spiking network (``NETS["snn"]``).
+SPIKING_RULES = with_trait("spiking_only")
 CHAIN_RULES = with_trait("chain_only")
 # Rules that train a convolutional net with ReLU (LeNet): not those that need a chain of dense
 # layers, nor those that need bounded activations.
@@ -203,11 +207,26 @@ def make_convnet(key):
     )
 
 
+def make_snn(key):
+    """A tiny spiking network taking real inputs (5,): a frozen Poisson encoder, two LIF layers
+    and a leaky-integrator readout whose maximum over time is the logits."""
+    enc = credax.spiking.Encode("poisson", 10, lo=-2.0, hi=2.0, max_rate=500.0)
+    return credax.spiking.network(
+        [5, 7, 6, N_CLASSES], 10, key=key, encode=enc, weight_scale=4.0, tau_mem=2.0, tau_syn=None
+    )
+
+
+def home_net(rule_name: str) -> str:
+    """The net a rule's contract runs on: the spiking one for rules of spiking layers."""
+    return "snn" if RULES[rule_name].has("spiking_only") else "mlp"
+
+
 NETS = {
     # name: (constructor(key), input shape of one example)
     "mlp": (make_mlp, (5,)),
     "lenet": (make_lenet, (1, 32, 32)),
     "convnet": (make_convnet, (2, 6, 6)),
+    "snn": (make_snn, (5,)),
 }
 
 

@@ -31,6 +31,7 @@ from conftest import (
     RULE_NAMES,
     RULES,
     SIGN_RULES,
+    home_net,
     make_batch,
     make_mlp,
     make_rule,
@@ -43,7 +44,7 @@ import credax
 
 RTOL = 1e-5
 ATOL = 1e-6
-BATCH = {"mlp": 3, "lenet": 2, "convnet": 3}
+BATCH = {"mlp": 3, "lenet": 2, "convnet": 3, "snn": 3}
 
 
 def assert_close(a, b, rtol=RTOL, atol=ATOL):
@@ -85,7 +86,10 @@ def task_batch(rule_name: str, net_name: str):
 
 @functools.cache
 def run(rule_name: str, net_name: str, exact: bool = False):
-    """One jitted update of ``rule_name`` on ``net_name`` (cached across tests in a worker)."""
+    """One jitted update of ``rule_name`` on ``net_name`` (cached across tests in a worker); a
+    rule of spiking layers runs on the spiking net where others run on the MLP."""
+    if net_name == "mlp" and home_net(rule_name) != "mlp":
+        return run(rule_name, home_net(rule_name), exact)
     if exact and not settings(rule_name).exact:
         return run(rule_name, net_name)
     params, _ = setup(net_name)
@@ -367,8 +371,9 @@ def test_brsf_redraws_and_frsf_does_not():
 def test_dfa_feedback_shapes(net_name):
     _, _, params, _, state, _, _ = run("dfa", net_name)
     layers = credax.nets.find_layers(params)
-    n_out = layers[-1].out_shape[0]
-    assert [b.shape for b in state.feedback] == [(n_out, *lay.out_shape) for lay in layers[:-1]]
+    *lead, n_out = layers[-1].out_shape  # a temporal output (T, n_out): B_l maps each step's
+    expected = [(n_out, *lay.out_shape[len(lead) :]) for lay in layers[:-1]]  # error to its step
+    assert [b.shape for b in state.feedback] == expected
 
 
 def _dfa_with(params, feedback, batch):

@@ -38,6 +38,8 @@ TRAITS: dict[str, str] = {
     "(credax.nets.mlp); other models are refused",
     "relaxes": "relaxes the network's activities before learning, so even its output layer's "
     "update is not backprop's",
+    "spiking_only": "acts on spiking layers (credax.spiking): needs a spiking network "
+    "(credax.spiking.network, --model snn:...); other models are refused",
     "bounded_activation": "acts on layers with bounded, increasing activations (tanh, sigmoid); "
     "a model without one is refused",
 }
@@ -69,6 +71,11 @@ FAMILIES: dict[str, Family] = {
             "local",
             "synapses that learn from what they see: Hebbian, BCM, three-factor, homeostatic",
             (0, (5, 1, 1, 1, 1, 1)),
+        ),
+        Family(
+            "spiking",
+            "rules for spiking networks: surrogate gradients, spike timing, STDP",
+            (0, (8, 2, 1, 2)),
         ),
     )
 }

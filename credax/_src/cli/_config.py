@@ -16,6 +16,12 @@ import sys
 from pathlib import Path
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "identity")
+ENCODINGS = ("poisson", "latency", "current")
+# The spiking network of --model snn:...: dt 1 ms, τ_mem 10 ms, τ_syn 5 ms, threshold 1, reset
+# to 0; inputs scaled by the training set's range, Poisson at up to SNN_MAX_RATE Hz; a leaky
+# integrator readout whose maximum over time is the logits (Zenke & Vogels 2021).
+SNN_MAX_RATE = 200.0
+SNN_WEIGHT_SCALE = 4.0
 OPTIMIZERS = ("adam", "adamw", "sgd")
 # The settings that change results, by RunConfig field (the key of each in identity()).
 RESULT_FIELDS = (
@@ -41,21 +47,43 @@ def fail(msg: str) -> None:
 # --- parsing ----------------------------------------------------------------------------------
 
 
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(s) for s in text.split("-")]
+    except ValueError:
+        raise UsageError(
+            f"bad --model sizes {text!r}; expected positive integers, e.g. 40-256-256-10"
+        ) from None
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise UsageError(f"bad --model sizes {text!r}; need >= 2 positive sizes")
+    return sizes
+
+
 def parse_model(spec: str) -> dict:
-    """``mlp:40-256-256-10[:tanh]`` or ``lenet[:relu]``."""
+    """``mlp:40-256-256-10[:tanh]``, ``lenet[:relu]`` or ``snn:40-128-10[:poisson[:50]]``."""
     parts = spec.split(":")
     kind = parts[0]
+    if kind == "snn":
+        if len(parts) not in (2, 3, 4):
+            raise UsageError(
+                f"bad --model {spec!r}; expected snn:SIZES[:ENCODING[:STEPS]] e.g. "
+                "snn:40-128-10:poisson:50"
+            )
+        sizes = _sizes(parts[1])
+        encoding = parts[2] if len(parts) > 2 else "poisson"
+        if encoding not in ENCODINGS:
+            raise UsageError(f"unknown encoding {encoding!r}; choose from {', '.join(ENCODINGS)}")
+        try:
+            steps = int(parts[3]) if len(parts) > 3 else 50
+        except ValueError:
+            raise UsageError(f"bad --model steps {parts[3]!r}; expected a positive int") from None
+        if steps < 1:
+            raise UsageError(f"bad --model steps {steps}; expected a positive int")
+        return {"kind": "snn", "sizes": sizes, "encoding": encoding, "steps": steps}
     if kind == "mlp":
         if len(parts) not in (2, 3):
             raise UsageError(f"bad --model {spec!r}; expected mlp:SIZES[:ACT] e.g. mlp:40-256-10")
-        try:
-            sizes = [int(s) for s in parts[1].split("-")]
-        except ValueError:
-            raise UsageError(
-                f"bad --model sizes {parts[1]!r}; expected positive integers, e.g. 40-256-256-10"
-            ) from None
-        if len(sizes) < 2 or min(sizes) < 1:
-            raise UsageError(f"bad --model sizes {parts[1]!r}; need >= 2 positive sizes")
+        sizes = _sizes(parts[1])
         act = parts[2] if len(parts) == 3 else "tanh"
         if act not in ACTIVATIONS:
             raise UsageError(f"unknown activation {act!r}; choose from {', '.join(ACTIVATIONS)}")
@@ -65,13 +93,19 @@ def parse_model(spec: str) -> dict:
         if len(parts) > 2 or act not in ACTIVATIONS:
             raise UsageError(f"bad --model {spec!r}; expected lenet[:{'|'.join(ACTIVATIONS)}]")
         return {"kind": "lenet", "activation": act}
-    raise UsageError(f"unknown model {spec!r}; expected mlp:SIZES[:ACT] or lenet[:ACT]")
+    raise UsageError(
+        f"unknown model {spec!r}; expected mlp:SIZES[:ACT], lenet[:ACT] or "
+        "snn:SIZES[:ENCODING[:STEPS]]"
+    )
 
 
 def model_spec(model: dict) -> str:
     """The canonical ``--model`` string of a parsed model."""
     if model["kind"] == "mlp":
         return f"mlp:{'-'.join(map(str, model['sizes']))}:{model['activation']}"
+    if model["kind"] == "snn":
+        sizes = "-".join(map(str, model["sizes"]))
+        return f"snn:{sizes}:{model['encoding']}:{model['steps']}"
     return f"lenet:{model['activation']}"
 
 
@@ -147,10 +181,19 @@ def default_cache_dir() -> Path:
     return Path(base) / "credax"
 
 
-def default_rules() -> str:
+def default_rules(model: dict | None = None) -> str:
+    """The default rule list; for a ``model`` (parsed), only the rules that can train it (no
+    chain-only rule on a conv net or a spiking network)."""
     from credax._src.registry import RULES
 
-    return ",".join(n for n, e in RULES.items() if e.in_default_run)
+    def fits(e) -> bool:
+        if model is None:
+            return True
+        if e.has("chain_only") and model["kind"] != "mlp":
+            return False
+        return not (e.has("spiking_only") and model["kind"] != "snn")
+
+    return ",".join(n for n, e in RULES.items() if e.in_default_run and fits(e))
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -181,7 +224,13 @@ def make_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--dataset", default="mnist1d", help="mnist1d, fashion_mnist, teacher, ...")
     r.add_argument("--data-dir", default=None, help="directory of IDX files or a TFDS dataset")
-    r.add_argument("--model", default="mlp:40-256-256-10", help="mlp:SIZES[:ACT] or lenet[:ACT]")
+    r.add_argument(
+        "--model",
+        default="mlp:40-256-256-10",
+        help="mlp:SIZES[:ACT], lenet[:ACT] or snn:SIZES[:ENCODING[:STEPS]] (a spiking network: "
+        "LIF hidden layers, dt 1 ms, tau_mem 10 ms, tau_syn 5 ms; ENCODING poisson (default), "
+        "latency or current; STEPS 50 by default)",
+    )
     r.add_argument("--seeds", type=int, default=8, help="init seeds")
     r.add_argument(
         "--draws",
@@ -333,9 +382,10 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     if args.data_dir is not None and args.dataset in GENERATED:
         fail(f"--data-dir is not used by {args.dataset}, which is generated; drop it")
     try:
-        rules = parse_rules(default_rules() if args.rules is None else args.rules)
         model = parse_model(args.model)
+        rules = parse_rules(default_rules(model) if args.rules is None else args.rules)
         check_chain_rules(rules, model, args.model)
+        check_spiking_rules(rules, model, args.model)
         config = RunConfig(
             rules=tuple(rules),
             dataset=args.dataset,
@@ -373,6 +423,18 @@ def check_chain_rules(names: list[str], model: dict, spec: str) -> None:
         raise UsageError(
             f"{', '.join(chain)} need{'s' if len(chain) == 1 else ''} a chain of dense layers "
             f"with a hidden layer (--model mlp:IN-HIDDEN-...-OUT), got --model {spec}"
+        )
+
+
+def check_spiking_rules(names: list[str], model: dict, spec: str) -> None:
+    """Rules for spiking layers need a spiking network."""
+    from credax._src.registry import RULES
+
+    spiking = [n for n in names if RULES[n].has("spiking_only")]
+    if spiking and model["kind"] != "snn":
+        raise UsageError(
+            f"{', '.join(spiking)} need{'s' if len(spiking) == 1 else ''} a spiking network "
+            f"(--model snn:IN-HIDDEN-...-OUT[:ENCODING[:STEPS]]), got --model {spec}"
         )
 
 

@@ -140,12 +140,12 @@ def check_compatible(model: dict, x_shape: tuple, y: np.ndarray, dataset: str) -
     """Checks model against data; returns the per-example input shape the model gets."""
     regression = y.ndim == 2
     n_out = y.shape[1] if regression else int(y.max()) + 1
-    if model["kind"] == "mlp":
+    if model["kind"] in ("mlp", "snn"):
         n_in = math.prod(x_shape)
         if model["sizes"][0] != n_in:
             raise UsageError(
                 f"model input {model['sizes'][0]} does not match {dataset} examples of shape "
-                f"{x_shape} ({n_in} values); use mlp:{n_in}-..."
+                f"{x_shape} ({n_in} values); use {model['kind']}:{n_in}-..."
             )
         if model["sizes"][-1] != n_out:
             raise UsageError(
@@ -173,12 +173,27 @@ def build_optimizer(cfg: dict):
     return optax.sgd(lr, momentum=rest[0] if rest else None)
 
 
-def build_model(cfg: dict, in_shape: tuple[int, ...]):
+def build_model(cfg: dict, in_shape: tuple[int, ...], data_range: tuple[float, float] = (0, 1)):
+    """``init_model(key)`` of the parsed ``--model``; a spiking network's encoder scales its
+    inputs by ``data_range`` (the training set's minimum and maximum)."""
     import jax
     import jax.numpy as jnp
 
     from credax._src.nets import _build
     from credax._src.nets._layer import identity
+
+    if cfg["kind"] == "snn":
+        from credax._src.cli._config import SNN_MAX_RATE, SNN_WEIGHT_SCALE
+        from credax._src.spiking import _encode
+
+        lo, hi = data_range
+        enc = _encode.Encode(
+            cfg["encoding"], cfg["steps"], lo=lo, hi=hi if hi > lo else lo + 1.0,
+            max_rate=SNN_MAX_RATE,
+        )  # fmt: skip
+        return lambda key: _encode.network(
+            cfg["sizes"], cfg["steps"], key=key, encode=enc, weight_scale=SNN_WEIGHT_SCALE
+        )
 
     act = {
         "tanh": jnp.tanh,
@@ -204,13 +219,14 @@ class Experiment:
             in_shape = check_compatible(config.model, xtr.shape[1:], ytr, config.dataset)
         except UsageError as e:
             fail(str(e))
-        if config.model["kind"] == "mlp":
+        if config.model["kind"] in ("mlp", "snn"):
             xtr, xte = xtr.reshape(len(xtr), -1), xte.reshape(len(xte), -1)
         elif in_shape[1:] != xtr.shape[2:]:
             xtr, xte = data._pad(xtr, in_shape[1]), data._pad(xte, in_shape[1])
         self.regression = ytr.ndim == 2
         self.loss = losses.mse if self.regression else losses.softmax_cross_entropy
-        self.init_model = build_model(config.model, in_shape)
+        data_range = (float(np.min(xtr)), float(np.max(xtr)))
+        self.init_model = build_model(config.model, in_shape, data_range)
         self.optimizer = build_optimizer(config.optimizer)
         self.train, self.test = (xtr, ytr), (xte, yte)
         try:

@@ -186,6 +186,7 @@ def network(
     encode: Encode | None = None,
     readout: str | None = "max",
     weight_scale: float = 1.0,
+    readout_scale: float | None = None,
     dynamics: Dynamics | None = None,
     **settings: Any,
 ) -> Sequential:
@@ -193,8 +194,11 @@ def network(
 
     ``sizes = [n_in, hidden..., n_out]``: spiking hidden layers, a leaky-integrator output layer
     whose membrane over time is reduced by ``readout`` (``"max"``, ``"mean"``, ``"last"``, or
-    None to keep ``(steps, n_out)``), the logits of a classifier. ``settings`` are
-    :class:`Dynamics`' (shared by every layer), or pass ``dynamics``.
+    None to keep ``(steps, n_out)``), the logits of a classifier. Weights are Glorot-uniform
+    times ``weight_scale`` (the readout's times ``readout_scale``, default ``weight_scale``: the
+    readout integrates spikes over every step, so a smaller scale keeps its initial logits of
+    order one). ``settings`` are :class:`Dynamics`' (shared by every layer), or pass
+    ``dynamics``.
     """
     sizes = [check_count("sizes", n) for n in sizes]
     if len(sizes) < 2:
@@ -205,10 +209,10 @@ def network(
     keys = jax.random.split(as_key(key, "network key"), len(sizes) - 1)
     layers: list = [] if encode is None else [encode]
     for i, k in enumerate(keys):
-        cls = LIF if i < len(sizes) - 2 else LI
-        layers.append(
-            cls(steps, sizes[i], sizes[i + 1], key=k, weight_scale=weight_scale, dynamics=dyn)
-        )
+        last = i == len(sizes) - 2
+        scale = readout_scale if last and readout_scale is not None else weight_scale
+        cls = LI if last else LIF
+        layers.append(cls(steps, sizes[i], sizes[i + 1], key=k, weight_scale=scale, dynamics=dyn))
     if readout is not None:
         layers.append(TimeReduce(readout))
     return Sequential(layers)

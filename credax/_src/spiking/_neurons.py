@@ -280,6 +280,8 @@ class LIF(_Leaky):
             steps, in_features, out_features, key, use_bias, weight_scale, dynamics, settings
         )
 
+    is_spiking = True  # evaluations record its firing rate and spike count
+
     @property
     def activation(self):
         return lambda a: self.dynamics.run(a, spiking=True)[0]

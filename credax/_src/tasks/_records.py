@@ -51,7 +51,29 @@ def readout_records(
             rec["update_angles"] = update_angles(g_rule, g_ref)
         else:
             rec["update_angles"] = jnp.full((len(find_layers(params)),), jnp.nan, jnp.float32)
+    if any(_spiking(layer) for layer in find_layers(params)):
+        rec.update(spike_records(params, trace(params, probe[0])))
     return rec
+
+
+def _spiking(layer: Any) -> bool:
+    return bool(getattr(layer, "is_spiking", False))
+
+
+def spike_records(params: Any, t: Any) -> dict:
+    """For a model with spiking layers (``credax.spiking.LIF``), per credax layer on the traced
+    batch: ``firing_rate`` (Hz, the mean over examples, steps and units) and ``spike_count``
+    (spikes per example, summed over steps and units); NaN for layers that do not spike."""
+    rates, counts = [], []
+    for layer, h in zip(find_layers(params), t.outputs):
+        if _spiking(layer):
+            h = h.astype(jnp.float32)
+            rates.append(jnp.mean(h) * (1000.0 / layer.dynamics.dt))
+            counts.append(jnp.sum(h) / h.shape[0])
+        else:
+            rates.append(jnp.float32(jnp.nan))
+            counts.append(jnp.float32(jnp.nan))
+    return {"firing_rate": jnp.stack(rates), "spike_count": jnp.stack(counts)}
 
 
 def _rms(a: jax.Array) -> jax.Array:
@@ -66,6 +88,8 @@ def layer_records(params: Any, x: jax.Array) -> tuple[dict, jax.Array]:
         "weight_norms": weight_norms(params),
         "activity": jnp.stack([_rms(h) for h in t.outputs]),
     }
+    if any(_spiking(layer) for layer in find_layers(params)):
+        rec.update(spike_records(params, t))
     return rec, t.output
 
 
