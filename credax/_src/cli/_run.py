@@ -183,7 +183,7 @@ def build_model(cfg: dict, in_shape: tuple[int, ...], data_range: tuple[float, f
     from credax._src.nets._layer import identity
 
     if cfg["kind"] == "snn":
-        from credax._src.cli._config import SNN_MAX_RATE, SNN_WEIGHT_SCALE
+        from credax._src.cli._config import SNN_MAX_RATE, SNN_READOUT_SCALE, SNN_WEIGHT_SCALE
         from credax._src.spiking import _encode
 
         lo, hi = data_range
@@ -192,7 +192,12 @@ def build_model(cfg: dict, in_shape: tuple[int, ...], data_range: tuple[float, f
             max_rate=SNN_MAX_RATE,
         )  # fmt: skip
         return lambda key: _encode.network(
-            cfg["sizes"], cfg["steps"], key=key, encode=enc, weight_scale=SNN_WEIGHT_SCALE
+            cfg["sizes"],
+            cfg["steps"],
+            key=key,
+            encode=enc,
+            weight_scale=SNN_WEIGHT_SCALE,
+            readout_scale=SNN_READOUT_SCALE,
         )
 
     act = {
