@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -56,6 +57,12 @@ def test_list(capsys):
         (["--seeds", "0"], "--seeds must be >= 1"),
         (["--rules", "tp,fa", "--model", "lenet"], "tp needs a chain of dense layers"),
         (["--rules", "big,dtp", "--model", "mlp:40-10"], "big, dtp need a chain"),
+        (["--rules", "tp", "--model", "snn:40-8-10"], "tp needs a chain of dense layers"),
+        (["--model", "snn:40-8-10:rate"], "unknown encoding 'rate'"),
+        (["--model", "snn:40-8-10:poisson:0"], "bad --model steps 0"),
+        (["--model", "snn:40-8-10:poisson:many"], "bad --model steps 'many'"),
+        (["--model", "snn:40-8-10:poisson:5:9"], "expected snn:SIZES"),
+        (["--model", "snn:41-8-10"], "use snn:40-..."),
         (["--data-dir", "somewhere"], "--data-dir is not used by mnist1d"),
         (["--dataset", "teacher", "--data-dir", "d"], "--data-dir is not used by teacher"),
         (["--process-id", "1"], "--process-id are for runs across processes"),
@@ -108,6 +115,23 @@ def test_console_script_reports_without_traceback():
     assert out.returncode == 2
     assert "Traceback" not in out.stderr
     assert "choose from bp, fa" in out.stderr
+
+
+def test_a_spiking_run_records_rates_and_spike_counts(tmp_path, capsys):
+    """--model snn: the same command and table; every rule records each layer's firing rate (Hz)
+    and spikes per example, NaN for the non-spiking readout."""
+    out = tmp_path / "snn"
+    args = ["run", "--rules", "bp,fa", "--model", "snn:40-8-10:poisson:6", "--epochs", "1",
+            "--seeds", "2", "--batch-size", "200", "--no-cache", "--out", str(out)]  # fmt: skip
+    assert cli.main(args) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["config"]["model"] == "snn:40-8-10:poisson:6"
+    for rule in ("bp", "fa"):
+        final = summary["rules"][rule]["final"]
+        rate, count = final["firing_rate"], final["spike_count"]
+        assert 0 < rate[0] <= 1000 and math.isnan(rate[1] if rate[1] is not None else math.nan)
+        assert count[0] == pytest.approx(rate[0] / 1000 * 6 * 8, rel=0.3)
+    assert "firing_rate" in capsys.readouterr().out
 
 
 def test_run_writes_results_and_resumes(tmp_path, capsys):
