@@ -275,3 +275,9 @@ def test_bad_spiking_inputs_are_one_line_errors(make, error, match):
     with pytest.raises(error, match=match) as info:
         make()
     assert "\n" not in str(info.value)
+
+
+def test_bptt_names_backprop_and_the_spiking_family_is_registered():
+    assert credax.registry.lookup("bptt").name == "bp"
+    assert "spiking" in credax.registry.FAMILIES
+    assert "spiking_only" in credax.registry.TRAITS

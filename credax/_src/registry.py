@@ -98,6 +98,7 @@ class RuleEntry:
         traits: what the rule promises, names from ``TRAITS``.
         baseline: a reference every other rule is measured against (backprop): drawn in black,
             and its own angle to backprop is not plotted.
+        aliases: further names ``lookup`` accepts (``bptt`` for backprop on a spiking network).
         in_default_run: part of ``credax run``'s default rule list (rules that settle for tens
             of inner steps per update are left out of it, to keep the bare run short, and so are
             the unsupervised and modulated rules, whose accuracy is a readout's or a bandit's;
@@ -116,6 +117,7 @@ class RuleEntry:
     traits: frozenset[str] = frozenset()
     baseline: bool = False
     in_default_run: bool = True
+    aliases: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.task not in TASK_NAMES:
@@ -166,8 +168,10 @@ _EST = frozenset({"stochastic", "estimator"})
 # fmt: off
 _ENTRIES = [
     RuleEntry(
-        "bp", backprop, "BP", "feedback", SUPERVISED, "backpropagation (exact gradient)",
-        "Rumelhart et al. 1986", baseline=True,
+        "bp", backprop, "BP", "feedback", SUPERVISED,
+        "backpropagation (exact gradient; through time on a spiking network, with the "
+        "surrogate: surrogate-gradient BPTT)", "Rumelhart et al. 1986", baseline=True,
+        aliases=("bptt",),
     ),
     RuleEntry(
         "fa", feedback.feedback_alignment, "FA", "feedback", SUPERVISED,
@@ -327,6 +331,8 @@ def _rebuild_aliases() -> None:
     for e in RULES.values():
         ALIASES.setdefault(e.name, e.name)
         ALIASES.setdefault(e.label.lower(), e.name)
+        for a in e.aliases:
+            ALIASES.setdefault(a, e.name)
     for e in RULES.values():  # a factory name means its default variant (no options)
         if not e.options:
             ALIASES.setdefault(e.factory_name, e.name)
