@@ -50,6 +50,11 @@ from credax._src.rule import backprop as backprop
 from credax._src.rule import complete as complete
 from credax._src.rule import init_empty as init_empty
 from credax._src.rule import make_rule as make_rule
+from credax._src.spiking._stdp import GraupnerBrunelState as GraupnerBrunelState
+from credax._src.spiking._stdp import graupner_brunel as graupner_brunel
+from credax._src.spiking._stdp import stdp as stdp
+from credax._src.spiking._superspike import SuperSpikeState as SuperSpikeState
+from credax._src.spiking._superspike import superspike as superspike
 from credax._src.target import BalancedInhibitionState as BalancedInhibitionState
 from credax._src.target import TargetPropagationState as TargetPropagationState
 from credax._src.target import balanced_inhibition_gradient as balanced_inhibition_gradient
@@ -67,6 +72,7 @@ __all__ = [
     "EmptyState",
     "FeedbackAlignmentState",
     "ForwardGradientState",
+    "GraupnerBrunelState",
     "HomeostasisState",
     "KolenPollackState",
     "LearningRule",
@@ -74,6 +80,7 @@ __all__ = [
     "NodePerturbationState",
     "ReinforceState",
     "SignSymmetryState",
+    "SuperSpikeState",
     "TargetPropagationState",
     "WeightMirrorState",
     "WeightPerturbationState",
@@ -90,6 +97,7 @@ __all__ = [
     "feedback_alignment",
     "forward_gradient",
     "glorot_uniform",
+    "graupner_brunel",
     "hebb",
     "homeostasis",
     "hopfield",
@@ -108,6 +116,8 @@ __all__ = [
     "reinforce",
     "sign_symmetry",
     "spiking",
+    "stdp",
+    "superspike",
     "target_propagation",
     "tasks",
     "three_factor",

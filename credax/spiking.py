@@ -1,5 +1,6 @@
 """Spiking networks: leaky integrate-and-fire layers simulated over a leading time axis, encoders,
-traces and spike-train distances. The rules that train them (``credax.stdp``,
+traces and spike-train distances, the Graupner-Brunel synapse for spike protocols, and NIR
+export and import. The rules that train them (``credax.stdp``,
 ``credax.superspike`` and the others of the ``spiking`` family) are top-level factories; every
 other credax rule applies to these layers unchanged (backprop is surrogate-gradient BPTT)."""
 
@@ -12,6 +13,12 @@ from credax._src.spiking._encode import poisson as poisson
 from credax._src.spiking._encode import regular as regular
 from credax._src.spiking._encode import van_rossum as van_rossum
 from credax._src.spiking._neurons import LI as LI
+from credax._src.spiking._nir import from_nir as from_nir
+from credax._src.spiking._nir import to_nir as to_nir
+from credax._src.spiking._stdp import SynapseRun as SynapseRun
+from credax._src.spiking._stdp import graupner_brunel_synapse as graupner_brunel_synapse
+from credax._src.spiking._superspike import alpha_filter as alpha_filter
+from credax._src.spiking._superspike import van_rossum_loss as van_rossum_loss
 from credax._src.spiking._neurons import LIF as LIF
 from credax._src.spiking._neurons import Dynamics as Dynamics
 from credax._src.spiking._neurons import FastSigmoid as FastSigmoid
@@ -25,14 +32,20 @@ __all__ = [
     "Dynamics",
     "Encode",
     "FastSigmoid",
+    "SynapseRun",
     "TimeReduce",
+    "alpha_filter",
     "check_spikes",
     "exponential_trace",
     "fast_sigmoid",
+    "from_nir",
+    "graupner_brunel_synapse",
     "latency",
     "network",
     "poisson",
     "regular",
     "spike",
+    "to_nir",
     "van_rossum",
+    "van_rossum_loss",
 ]

@@ -207,13 +207,19 @@ def make_convnet(key):
     )
 
 
-def make_snn(key):
-    """A tiny spiking network taking real inputs (5,): a frozen Poisson encoder, two LIF layers
-    and a leaky-integrator readout whose maximum over time is the logits."""
+def make_snn(key, sizes=(5, 7, 6, N_CLASSES)):
+    """A tiny spiking network taking real inputs (5,): a frozen Poisson encoder, LIF layers and
+    a leaky-integrator readout whose maximum over time is the logits."""
     enc = credax.spiking.Encode("poisson", 10, lo=-2.0, hi=2.0, max_rate=500.0)
     return credax.spiking.network(
-        [5, 7, 6, N_CLASSES], 10, key=key, encode=enc, weight_scale=4.0, tau_mem=2.0, tau_syn=None
+        list(sizes), 10, key=key, encode=enc, weight_scale=4.0, tau_mem=2.0, tau_syn=None
     )
+
+
+def home_model(rule_name: str, key, sizes=(5, 7, 6, N_CLASSES)):
+    """The model a registry-parametrised test gives ``rule_name``: the MLP, or the spiking
+    network of the same sizes for rules of spiking layers."""
+    return (make_snn if RULES[rule_name].has("spiking_only") else make_mlp)(key, sizes)
 
 
 def home_net(rule_name: str) -> str:

@@ -138,6 +138,12 @@ rule_net_pairs = pytest.mark.parametrize(
 )
 
 
+def spike_timing_rule(rule_name: str) -> bool:
+    """Unsupervised rules of spiking layers learn from pre- and postsynaptic spikes."""
+    entry = RULES[rule_name]
+    return entry.has("spiking_only") and entry.task != credax.tasks.SUPERVISED
+
+
 def bounded(layer) -> bool:
     big = jnp.full(tuple(layer.out_shape), 1e4, layer.weight.dtype)
     return bool(jnp.all(jnp.abs(layer.activation(big)) < 1e3))
@@ -154,6 +160,9 @@ def test_contract(rule_name, net_name):
     for layer, update in zip(credax.nets.find_layers(params), credax.nets.find_layers(updates)):
         if RULES[rule_name].has("bounded_activation") and not bounded(layer):
             # Intrinsic plasticity shapes bounded units' outputs and leaves the others alone.
+            assert float(jnp.linalg.norm(update.weight)) == 0
+        elif spike_timing_rule(rule_name) and not getattr(layer, "is_spiking", False):
+            # STDP and the calcium synapse need postsynaptic spikes: a readout has none.
             assert float(jnp.linalg.norm(update.weight)) == 0
         else:
             assert float(jnp.linalg.norm(update.weight)) > 0
@@ -195,6 +204,8 @@ def test_low_precision_params_keep_their_dtype(rule_name, dtype):
             credax.nets.Dense(7, N_CLASSES, key=k2, dtype=dtype),
         ]
     )
+    if home_net(rule_name) == "snn":
+        params = jax.tree.map(lambda a: a.astype(dtype), NETS["snn"][0](k1))
     batch = rule_batch(rule_name, kx, (5,))
     x = (batch if isinstance(batch, jax.Array) else batch[0]).astype(dtype)
     batch = x if isinstance(batch, jax.Array) else (x, batch[1])
@@ -286,8 +297,9 @@ def test_first_layer_feedback_is_unused(rule_name):
         (r, n)
         for n in ("mlp", "lenet")
         for r in EXACT_OUTPUT_RULES
-        if n == "mlp" or not RULES[r].has("chain_only")
-    ],
+        if (n == "mlp" or not RULES[r].has("chain_only")) and home_net(r) == "mlp"
+    ]
+    + [(r, "snn") for r in EXACT_OUTPUT_RULES if home_net(r) == "snn"],
 )
 def test_output_layer_update_is_backprops(rule_name, net_name):
     updates = run(rule_name, net_name, exact=True)[5]
@@ -299,8 +311,8 @@ def test_output_layer_update_is_backprops(rule_name, net_name):
 @pytest.mark.parametrize("rule_name", NON_BP_RULES)
 def test_hidden_updates_differ_from_backprop(rule_name):
     """With random feedback the rule is not silently backprop."""
-    updates = run(rule_name, "mlp")[5]
-    angles = credax.metrics.update_angles(updates, reference("mlp"))
+    updates = run(rule_name, home_net(rule_name))[5]
+    angles = credax.metrics.update_angles(updates, reference(home_net(rule_name)))
     assert float(angles[0]) > 1.0, angles
 
 
@@ -419,16 +431,17 @@ def test_vmap_over_seeds_matches_loop(rule_name):
     net_keys = jax.random.split(jax.random.key(5), n)
     rule_keys = jax.random.split(jax.random.key(6), n)
     rule, update, _, batch, _, _, _ = run(rule_name, "mlp")
+    make_net = NETS[home_net(rule_name)][0]
 
     @jax.jit
     def vmapped(net_keys, rule_keys):
-        params = jax.vmap(make_mlp)(net_keys)
+        params = jax.vmap(make_net)(net_keys)
         states = jax.vmap(rule.init)(rule_keys, params)
         return (params, states), jax.vmap(rule.update, in_axes=(0, 0, None))(params, states, batch)
 
     v = key_data(vmapped(net_keys, rule_keys))
     for i in range(n):
-        params = make_mlp(net_keys[i])
+        params = make_net(net_keys[i])
         state = rule.init(rule_keys[i], params)
         single = key_data(((params, state), update(params, state, batch)))
         assert_close(jax.tree.map(lambda a, i=i: a[i], v), single, *settings(rule_name).tolerance)
@@ -436,7 +449,7 @@ def test_vmap_over_seeds_matches_loop(rule_name):
 
 @rules
 def test_jitted_training_step_traces_once(rule_name):
-    params, _ = setup("mlp")
+    params, _ = setup(home_net(rule_name))
     rule = make_rule(rule_name)
     opt = optax.adam(1e-2)
     traces = []

@@ -12,8 +12,8 @@ import pytest
 from conftest import (
     RULE_NAMES,
     RULES,
+    home_model,
     make_batch,
-    make_mlp,
     make_rule,
     rule_batch,
     with_task,
@@ -32,7 +32,7 @@ with_loss = pytest.mark.parametrize(
 
 @functools.cache
 def setup(rule_name: str):
-    params = make_mlp(jax.random.key(0))  # 5 -> 7 -> 6 -> 3
+    params = home_model(rule_name, jax.random.key(0))  # 5 -> 7 -> 6 -> 3
     rule = make_rule(rule_name)
     return rule, params, rule.init(jax.random.key(1), params)
 
@@ -46,13 +46,16 @@ def _with_x(rule_name, x):
     return x if not isinstance(batch, tuple) else (x, batch[1][: x.shape[0]])
 
 
+def wrong_shape_message(rule_name: str) -> str:
+    """The MLP's first layer, or the spiking net's encoder, names the input it expects."""
+    return re.escape("expected inputs of shape (B, 5) for this model")
+
+
 @rules
 def test_wrong_input_shape(rule_name):
     rule, params, state = setup(rule_name)
     x = jax.random.normal(jax.random.key(2), (3, 4))
-    with pytest.raises(
-        ValueError, match=re.escape("expected inputs of shape (B, 5) for this model")
-    ):
+    with pytest.raises(ValueError, match=wrong_shape_message(rule_name)):
         rule.update(params, state, _with_x(rule_name, x))
 
 
@@ -60,9 +63,7 @@ def test_wrong_input_shape(rule_name):
 def test_wrong_input_shape_under_jit(rule_name):
     rule, params, state = setup(rule_name)
     x = jax.random.normal(jax.random.key(2), (3, 4))
-    with pytest.raises(
-        ValueError, match=re.escape("expected inputs of shape (B, 5) for this model")
-    ):
+    with pytest.raises(ValueError, match=wrong_shape_message(rule_name)):
         jax.jit(rule.update)(params, state, _with_x(rule_name, x))
 
 
@@ -175,7 +176,7 @@ def test_params_not_a_credax_model(rule_name):
 
 def _model_sized_state(name):
     """Whether the rule's state holds arrays shaped by the model (feedback, inverses, traces)."""
-    state = make_rule(name).init(0, make_mlp(jax.random.key(0)))
+    state = make_rule(name).init(0, home_model(name, jax.random.key(0)))
     leaves = jax.tree.leaves(state)
     return any(jnp.ndim(x) for x in leaves if not jnp.issubdtype(x.dtype, jax.dtypes.prng_key))
 
@@ -188,7 +189,7 @@ def test_state_for_another_model(rule_name):
     update compares the state with what its init makes for the model; BIG, whose inhibition may
     be replaced by any net, checks its feedback networks itself: tests/test_targets.py.)"""
     rule, _, state = setup(rule_name)
-    other = make_mlp(jax.random.key(0), sizes=(5, 4, 3))
+    other = home_model(rule_name, jax.random.key(0), sizes=(5, 4, 3))
     match = f"{RULES[rule_name].factory_name}: the rule state does not fit this rule and model"
     with pytest.raises(ValueError, match=match):
         rule.update(other, state, rule_batch(rule_name, jax.random.key(2), (5,)))

@@ -39,7 +39,29 @@ def student(key):
     return credax.nets.mlp(list(SIZES), activation=jnp.tanh, key=key)
 
 
-def make_train(rule, opt, steps):
+def spiking_student(key, encoding="current", weight_scale=2.0):
+    """The student as a spiking network: the inputs as currents (or Poisson trains at up to
+    500 Hz) over 10 steps of 1 ms, LIF hidden layers (τ_mem 2 ms), a leaky-integrator readout
+    whose maximum over time is the logits."""
+    enc = credax.spiking.Encode(encoding, 10, lo=-2.0, hi=2.0, max_rate=500.0)
+    return credax.spiking.network(
+        list(SIZES), 10, key=key, encode=enc, weight_scale=weight_scale, readout_scale=0.5,
+        tau_mem=2.0, tau_syn=None, reset="subtract",
+    )  # fmt: skip
+
+
+def student_for(rule_name: str):
+    """Spiking rules train the spiking student; those that read input spikes (STDP and the
+    calcium synapse) get Poisson inputs."""
+    entry = RULES[rule_name]
+    if not entry.has("spiking_only"):
+        return student
+    if entry.task == credax.tasks.SUPERVISED:
+        return spiking_student
+    return functools.partial(spiking_student, encoding="poisson", weight_scale=10.0)
+
+
+def make_train(rule, opt, steps, student=student):
     """``train(net_key, rule_key) -> (params0, state0, params, state, losses)``, jitted; the loss
     is recorded before each step, so ``losses[0]`` is the initial loss."""
     x, y = task()
@@ -71,7 +93,7 @@ def protocol_rule(rule_name: str):
 
 @functools.cache
 def trained(rule_name: str):
-    train = make_train(protocol_rule(rule_name), optax.adam(1e-2), STEPS)
+    train = make_train(protocol_rule(rule_name), optax.adam(1e-2), STEPS, student_for(rule_name))
     return train(jax.random.key(1), jax.random.key(2))
 
 
@@ -189,7 +211,7 @@ def test_training_vmapped_over_seeds_matches_single_runs(rule_name):
 
     SGD, not Adam: Adam's normalisation blows float rounding in near-zero gradients up to full
     steps, which says nothing about the rule."""
-    train = make_train(protocol_rule(rule_name), optax.sgd(0.1), 5)
+    train = make_train(protocol_rule(rule_name), optax.sgd(0.1), 5, student_for(rule_name))
     net_keys = jax.random.split(jax.random.key(7), 2)
     rule_keys = jax.random.split(jax.random.key(8), 2)
     *_, v_params, _, v_losses = jax.vmap(train)(net_keys, rule_keys)

@@ -22,6 +22,7 @@ from conftest import (
     N_CLASSES,
     RULE_NAMES,
     RULES,
+    home_model,
     make_batch,
     make_mlp,
     make_rule,
@@ -207,7 +208,11 @@ class Mixed(eqx.Module):
         return self.out(self.scale * jnp.tanh(self.plain(self.inp(x))))
 
 
-@pytest.mark.parametrize("rule_name", [r for r in RULE_NAMES if not RULES[r].has("chain_only")])
+# Rules of spiking layers refuse models with other layers (tests/test_spiking.py and theirs).
+@pytest.mark.parametrize(
+    "rule_name",
+    [r for r in RULE_NAMES if not (RULES[r].has("chain_only") or RULES[r].has("spiking_only"))],
+)
 def test_arrays_outside_credax_layers_are_constants_to_every_rule_but_backprop(rule_name):
     params = Mixed(jax.random.key(0))
     batch = rule_batch(rule_name, jax.random.key(1), (5,))
@@ -319,7 +324,7 @@ def test_registry_unknown_and_task():
 @pytest.mark.parametrize("rule_name", RULE_NAMES)
 def test_registered_diagnostics_are_what_the_rule_reports(rule_name):
     entry = RULES[rule_name]
-    params = make_mlp(jax.random.key(0))
+    params = home_model(rule_name, jax.random.key(0))
     batch = rule_batch(rule_name, jax.random.key(1), (5,))
     rule = make_rule(rule_name)
     state = rule.init(0, params)
@@ -332,7 +337,7 @@ def test_value_is_the_batch_loss(rule_name):
     """What a rule reports as its value is the loss of the batch (for REINFORCE, of its noisy
     network, whose expected loss it descends; for a rule with ``predict``, of the outputs it
     predicts); its updates equal those of ``update``."""
-    params = make_mlp(jax.random.key(0))
+    params = home_model(rule_name, jax.random.key(0))
     x, y = make_batch(jax.random.key(1), (5,))
     rule = make_rule(rule_name)
     state = rule.init(0, params)

@@ -480,8 +480,9 @@ def lambda_net(key):
 
 
 @pytest.mark.parametrize(
-    "rule_name", [n for n in RULES if not RULES[n].has("bounded_activation")]
-)  # a linear layer beside a Lambda(tanh) has no bounded activation of its own
+    "rule_name",
+    [n for n in RULES if not (RULES[n].has("bounded_activation") or RULES[n].has("spiking_only"))],
+)  # a linear layer beside a Lambda(tanh) has no bounded activation of its own, nor spikes
 @pytest.mark.filterwarnings("ignore:equilibrium_propagation. hidden layer 0's activation")
 def test_models_with_functions_in_their_pytree(rule_name):
     """``equinox.nn.Lambda`` inside ``Sequential``: every rule updates the arrays and gives None

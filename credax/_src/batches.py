@@ -27,12 +27,13 @@ data it is given, before compiling.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from credax._src.nets._containers import Sequential
+from credax._src.nets._containers import Sequential, declared_input_shape
 from credax._src.nets._select import find_layers
 
 SUPERVISED = "supervised"
@@ -66,6 +67,13 @@ def check_inputs(params: Any, x: Any) -> jax.Array:
                 f"expected inputs of shape (B, {', '.join(map(str, first.in_shape))}) for this "
                 f"model, got {x.shape}"
             )
+    declared = declared_input_shape(params)
+    if declared is not None and (x.ndim < 2 or math.prod(x.shape[1:]) != math.prod(declared)):
+        raise ValueError(
+            f"expected inputs of shape (B, {', '.join(map(str, declared))}) for this model (or "
+            f"(B, ...) with {math.prod(declared)} values per example: its encoder flattens "
+            f"them), got {x.shape}"
+        )
     if x.shape[0] == 0:
         raise ValueError(f"expected a batch of at least one example, got inputs of shape {x.shape}")
     if not jnp.issubdtype(x.dtype, jnp.floating):  # integer images, as they are loaded

@@ -23,6 +23,7 @@ from credax._src import energy, local, perturbation, target
 from credax._src.batches import MODULATED, SUPERVISED, TASK_NAMES, UNSUPERVISED
 from credax._src.feedback import _rules as feedback
 from credax._src.rule import LearningRule, backprop
+from credax._src.spiking import _stdp, _superspike
 
 TRAITS: dict[str, str] = {
     "feedback_path": "state.feedback holds one B_l per layer in W_l's shape, used in place of "
@@ -317,6 +318,29 @@ _ENTRIES = [
         "ip", local.intrinsic_plasticity, "IP", "local", UNSUPERVISED,
         "gain and bias towards an exponential output distribution", "Triesch 2005",
         diagnostics=("output_mean", "output_sd"), traits={"bounded_activation"},
+        in_default_run=False,
+    ),
+    RuleEntry(
+        "stdp", _stdp.stdp, "STDP", "spiking", UNSUPERVISED,
+        "pair-based spike-timing-dependent plasticity with traces, hard bounds",
+        "Song, Miller & Abbott 2000", diagnostics=("pre_rate", "post_rate", "mean_weight"),
+        traits={"spiking_only"}, in_default_run=False,
+    ),
+    RuleEntry(
+        "graupner_brunel", _stdp.graupner_brunel, "GB", "spiking", UNSUPERVISED,
+        "calcium-based synapse: thresholds for depression and potentiation, bistable efficacy",
+        "Graupner & Brunel 2012", diagnostics=("pre_rate", "post_rate", "mean_rho", "fraction_up"),
+        traits={"spiking_only", "stochastic"}, in_default_run=False,
+    ),
+    RuleEntry(
+        "superspike", _superspike.superspike, "SuperSpike", "spiking", SUPERVISED,
+        "voltage-based three-factor rule: error x surrogate x PSP, symmetric feedback",
+        "Zenke & Ganguli 2018", traits={"spiking_only"}, in_default_run=False,
+    ),
+    RuleEntry(
+        "superspike_fa", _superspike.superspike, "SuperSpike-rFB", "spiking", SUPERVISED,
+        "SuperSpike with fixed random feedback (spiking feedback alignment)",
+        "Zenke & Ganguli 2018", options={"feedback": "random"}, traits={"spiking_only"},
         in_default_run=False,
     ),
 ]

@@ -55,3 +55,15 @@ class Sequential(eqx.Module):
         for layer in self.layers:
             x = layer(x)
         return x
+
+
+def declared_input_shape(model: Any) -> tuple[int, ...] | None:
+    """The input shape a ``Sequential`` declares through a first stage that is not a credax
+    layer but has an ``in_shape`` (an encoder such as ``credax.spiking.Encode``), or None."""
+    from credax._src.nets._layer import Layer
+
+    if not (isinstance(model, Sequential) and model.layers):
+        return None
+    first = model.layers[0]
+    shape = None if isinstance(first, Layer) else getattr(first, "in_shape", None)
+    return None if shape is None else tuple(shape)

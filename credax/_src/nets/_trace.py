@@ -437,11 +437,18 @@ def call_order(model: Any, in_shape: Sequence[int] | None = None) -> tuple[int, 
     """The order (as ``find_layers`` indices) in which ``model`` first applies its credax
     layers, found by tracing it abstractly (no computation). ``in_shape`` is one example's
     shape; by default each layer's ``in_shape`` is tried as the model's input until one fits."""
+    from credax._src.nets._containers import declared_input_shape
+
     layers = find_layers(model)
+    declared = declared_input_shape(model)
     shapes = (
         [tuple(in_shape)]
         if in_shape is not None
-        else list(dict.fromkeys(tuple(layer.in_shape) for layer in layers))
+        else list(
+            dict.fromkeys(
+                ([declared] if declared else []) + [tuple(layer.in_shape) for layer in layers]
+            )
+        )
     )
     errors = []
     for shape in shapes:

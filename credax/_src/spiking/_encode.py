@@ -137,6 +137,7 @@ class Encode(eqx.Module):
     max_rate: float = eqx.field(static=True)
     dt: float = eqx.field(static=True)
     seed: int = eqx.field(static=True)
+    size: int | None = eqx.field(static=True)
 
     def __init__(
         self,
@@ -148,6 +149,7 @@ class Encode(eqx.Module):
         max_rate: float = 100.0,
         dt: float = 1.0,
         seed: int = 0,
+        size: int | None = None,
     ):
         if how not in ("current", "latency", "poisson"):
             raise ValueError(f"expected encoding 'current', 'latency' or 'poisson', got {how!r}")
@@ -159,9 +161,26 @@ class Encode(eqx.Module):
         self.max_rate = check_positive("max_rate", max_rate)
         check_rates(self.max_rate, self.dt)
         self.seed = check_count("seed", seed, minimum=0)
+        self.size = None if size is None else check_count("size", size)
+
+    @property
+    def in_shape(self) -> tuple[int, ...] | None:
+        """``(size,)``: the number of values of one example (any shape), when known; lets
+        credax check a batch and find the model's layers before running it."""
+        return None if self.size is None else (self.size,)
+
+    def sized(self, size: int) -> Encode:
+        """This encoder for examples of ``size`` values (``network`` sets it)."""
+        kw = {k: getattr(self, k) for k in ("lo", "hi", "max_rate", "dt", "seed")}
+        return Encode(self.how, self.steps, size=size, **kw)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         x = jnp.reshape(x, (-1,)).astype(jnp.float32)
+        if self.size is not None and x.shape[0] != self.size:
+            raise ValueError(
+                f"Encode expects one example of {self.size} values, got {x.shape[0]} (is its batch "
+                "axis missing, or the data another size?)"
+            )
         if self.how == "current":
             return jnp.broadcast_to(x, (self.steps, x.shape[0]))
         u = jnp.clip((x - self.lo) / (self.hi - self.lo), 0.0, 1.0)
@@ -207,6 +226,12 @@ def network(
     if dynamics is not None and settings:
         raise TypeError(f"give either dynamics or its settings {sorted(settings)}, not both")
     keys = jax.random.split(as_key(key, "network key"), len(sizes) - 1)
+    if encode is not None:
+        if not isinstance(encode, Encode):
+            raise TypeError(f"expected encode to be a credax.spiking.Encode, got {encode!r}"[:200])
+        if encode.size is not None and encode.size != sizes[0]:
+            raise ValueError(f"encode.size {encode.size} differs from the input size {sizes[0]}")
+        encode = encode.sized(sizes[0])
     layers: list = [] if encode is None else [encode]
     for i, k in enumerate(keys):
         last = i == len(sizes) - 2
