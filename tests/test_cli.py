@@ -59,6 +59,8 @@ def test_list(capsys):
         (["--rules", "big,dtp", "--model", "mlp:40-10"], "big, dtp need a chain"),
         (["--rules", "tp", "--model", "snn:40-8-10"], "tp needs a chain of dense layers"),
         (["--model", "snn:40-8-10:rate"], "unknown encoding 'rate'"),
+        (["--rules", "stdp"], "stdp needs a spiking network"),
+        (["--rules", "stdp", "--model", "snn:40-8-10"], "stdp reads input spikes"),
         (["--model", "snn:40-8-10:poisson:0"], "bad --model steps 0"),
         (["--model", "snn:40-8-10:poisson:many"], "bad --model steps 'many'"),
         (["--model", "snn:40-8-10:poisson:5:9"], "expected snn:SIZES"),

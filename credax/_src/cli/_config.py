@@ -441,6 +441,13 @@ def check_spiking_rules(names: list[str], model: dict, spec: str) -> None:
             f"{', '.join(spiking)} need{'s' if len(spiking) == 1 else ''} a spiking network "
             f"(--model snn:IN-HIDDEN-...-OUT[:ENCODING[:STEPS]]), got --model {spec}"
         )
+    # Spike-timing rules (unsupervised) read their first layer's input as spikes.
+    timing = [n for n in spiking if RULES[n].task != "supervised"]
+    if timing and model["encoding"] == "current":
+        raise UsageError(
+            f"{', '.join(timing)} read{'s' if len(timing) == 1 else ''} input spikes: encode the "
+            f"data as spikes (--model snn:...:poisson or :latency), got --model {spec}"
+        )
 
 
 def settings_diff(old: dict, new: dict) -> str:
