@@ -50,6 +50,7 @@ from credax._src.rule import backprop as backprop
 from credax._src.rule import complete as complete
 from credax._src.rule import init_empty as init_empty
 from credax._src.rule import make_rule as make_rule
+from credax._src.spiking._latency import spike_latency as spike_latency
 from credax._src.spiking._stdp import GraupnerBrunelState as GraupnerBrunelState
 from credax._src.spiking._stdp import graupner_brunel as graupner_brunel
 from credax._src.spiking._stdp import stdp as stdp
@@ -115,6 +116,7 @@ __all__ = [
     "registry",
     "reinforce",
     "sign_symmetry",
+    "spike_latency",
     "spiking",
     "stdp",
     "superspike",

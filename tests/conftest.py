@@ -161,10 +161,10 @@ EXACT_OUTPUT_RULES = [
     n for n in NON_BP_RULES if not (RULES[n].has("estimator") or RULES[n].has("relaxes"))
 ]
 # Rules that work on any layered model, and those that need a chain of Dense layers.
-ANY_MODEL_RULES = [
-    n for n in RULES if not (RULES[n].has("chain_only") or RULES[n].has("spiking_only"))
-]
-# Rules for spiking layers run the contract on a spiking network (``NETS["snn"]``).
+# Rules for spiking layers run the contract on a spiking network (``NETS["snn"]``), those for
+# first-spike-time layers on a latency network (``NETS["latency"]``).
+OWN_MODEL_TRAITS = ("chain_only", "spiking_only", "latency_only")
+ANY_MODEL_RULES = [n for n in RULES if not any(RULES[n].has(t) for t in OWN_MODEL_TRAITS)]
 SPIKING_RULES = with_trait("spiking_only")
 CHAIN_RULES = with_trait("chain_only")
 # Rules that train a convolutional net with ReLU (LeNet): not those that need a chain of dense
@@ -219,12 +219,22 @@ def make_snn(key, sizes=(5, 7, 6, N_CLASSES)):
 def home_model(rule_name: str, key, sizes=(5, 7, 6, N_CLASSES)):
     """The model a registry-parametrised test gives ``rule_name``: the MLP, or the spiking
     network of the same sizes for rules of spiking layers."""
-    return (make_snn if RULES[rule_name].has("spiking_only") else make_mlp)(key, sizes)
+    make = {"snn": make_snn, "latency": make_latency, "mlp": make_mlp}[home_net(rule_name)]
+    return make(key, sizes)
+
+
+def make_latency(key, sizes=(5, 7, 6, N_CLASSES)):
+    """A tiny time-to-first-spike network taking real inputs (5,) in [-2, 2]."""
+    enc = credax.spiking.LatencyEncode(lo=-2.0, hi=2.0)
+    return credax.spiking.latency_network(list(sizes), key=key, encode=enc)
 
 
 def home_net(rule_name: str) -> str:
-    """The net a rule's contract runs on: the spiking one for rules of spiking layers."""
-    return "snn" if RULES[rule_name].has("spiking_only") else "mlp"
+    """The net a rule's contract runs on: the spiking one for rules of spiking layers, the
+    latency one for rules of first-spike-time layers, else the MLP."""
+    if RULES[rule_name].has("spiking_only"):
+        return "snn"
+    return "latency" if RULES[rule_name].has("latency_only") else "mlp"
 
 
 NETS = {
@@ -233,6 +243,7 @@ NETS = {
     "lenet": (make_lenet, (1, 32, 32)),
     "convnet": (make_convnet, (2, 6, 6)),
     "snn": (make_snn, (5,)),
+    "latency": (make_latency, (5,)),
 }
 
 

@@ -60,6 +60,8 @@ def test_list(capsys):
         (["--rules", "tp", "--model", "snn:40-8-10"], "tp needs a chain of dense layers"),
         (["--model", "snn:40-8-10:rate"], "unknown encoding 'rate'"),
         (["--rules", "stdp"], "stdp needs a spiking network"),
+        (["--rules", "spike_latency"], "spike_latency needs a time-to-first-spike network"),
+        (["--model", "latency:40-8-10:x"], "expected latency:SIZES"),
         (["--rules", "stdp", "--model", "snn:40-8-10"], "stdp reads input spikes"),
         (["--model", "snn:40-8-10:poisson:0"], "bad --model steps 0"),
         (["--model", "snn:40-8-10:poisson:many"], "bad --model steps 'many'"),

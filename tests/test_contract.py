@@ -44,7 +44,7 @@ import credax
 
 RTOL = 1e-5
 ATOL = 1e-6
-BATCH = {"mlp": 3, "lenet": 2, "convnet": 3, "snn": 3}
+BATCH = {"mlp": 3, "lenet": 2, "convnet": 3, "snn": 3, "latency": 3}
 
 
 def assert_close(a, b, rtol=RTOL, atol=ATOL):
@@ -204,8 +204,8 @@ def test_low_precision_params_keep_their_dtype(rule_name, dtype):
             credax.nets.Dense(7, N_CLASSES, key=k2, dtype=dtype),
         ]
     )
-    if home_net(rule_name) == "snn":
-        params = jax.tree.map(lambda a: a.astype(dtype), NETS["snn"][0](k1))
+    if home_net(rule_name) != "mlp":
+        params = jax.tree.map(lambda a: a.astype(dtype), NETS[home_net(rule_name)][0](k1))
     batch = rule_batch(rule_name, kx, (5,))
     x = (batch if isinstance(batch, jax.Array) else batch[0]).astype(dtype)
     batch = x if isinstance(batch, jax.Array) else (x, batch[1])
@@ -299,7 +299,7 @@ def test_first_layer_feedback_is_unused(rule_name):
         for r in EXACT_OUTPUT_RULES
         if (n == "mlp" or not RULES[r].has("chain_only")) and home_net(r) == "mlp"
     ]
-    + [(r, "snn") for r in EXACT_OUTPUT_RULES if home_net(r) == "snn"],
+    + [(r, home_net(r)) for r in EXACT_OUTPUT_RULES if home_net(r) != "mlp"],
 )
 def test_output_layer_update_is_backprops(rule_name, net_name):
     updates = run(rule_name, net_name, exact=True)[5]

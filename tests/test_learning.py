@@ -50,10 +50,18 @@ def spiking_student(key, encoding="current", weight_scale=2.0):
     )  # fmt: skip
 
 
+def latency_student(key):
+    """The student as a time-to-first-spike network (Mostafa 2017) on latency-coded inputs."""
+    enc = credax.spiking.LatencyEncode(lo=-2.5, hi=2.5)
+    return credax.spiking.latency_network(list(SIZES), key=key, encode=enc)
+
+
 def student_for(rule_name: str):
     """Spiking rules train the spiking student; those that read input spikes (STDP and the
     calcium synapse) get Poisson inputs."""
     entry = RULES[rule_name]
+    if entry.has("latency_only"):
+        return latency_student
     if not entry.has("spiking_only"):
         return student
     if entry.task == credax.tasks.SUPERVISED:

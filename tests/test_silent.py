@@ -20,6 +20,7 @@ import pytest
 from conftest import (
     LOSS,
     N_CLASSES,
+    OWN_MODEL_TRAITS,
     RULE_NAMES,
     RULES,
     home_model,
@@ -211,7 +212,7 @@ class Mixed(eqx.Module):
 # Rules of spiking layers refuse models with other layers (tests/test_spiking.py and theirs).
 @pytest.mark.parametrize(
     "rule_name",
-    [r for r in RULE_NAMES if not (RULES[r].has("chain_only") or RULES[r].has("spiking_only"))],
+    [r for r in RULE_NAMES if not any(RULES[r].has(t) for t in OWN_MODEL_TRAITS)],
 )
 def test_arrays_outside_credax_layers_are_constants_to_every_rule_but_backprop(rule_name):
     params = Mixed(jax.random.key(0))

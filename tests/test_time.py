@@ -481,7 +481,11 @@ def lambda_net(key):
 
 @pytest.mark.parametrize(
     "rule_name",
-    [n for n in RULES if not (RULES[n].has("bounded_activation") or RULES[n].has("spiking_only"))],
+    [
+        n
+        for n in RULES
+        if not any(RULES[n].has(t) for t in ("bounded_activation", "spiking_only", "latency_only"))
+    ],
 )  # a linear layer beside a Lambda(tanh) has no bounded activation of its own, nor spikes
 @pytest.mark.filterwarnings("ignore:equilibrium_propagation. hidden layer 0's activation")
 def test_models_with_functions_in_their_pytree(rule_name):

@@ -23,7 +23,7 @@ from credax._src import energy, local, perturbation, target
 from credax._src.batches import MODULATED, SUPERVISED, TASK_NAMES, UNSUPERVISED
 from credax._src.feedback import _rules as feedback
 from credax._src.rule import LearningRule, backprop
-from credax._src.spiking import _stdp, _superspike
+from credax._src.spiking import _latency, _stdp, _superspike
 
 TRAITS: dict[str, str] = {
     "feedback_path": "state.feedback holds one B_l per layer in W_l's shape, used in place of "
@@ -41,6 +41,9 @@ TRAITS: dict[str, str] = {
     "update is not backprop's",
     "spiking_only": "acts on spiking layers (credax.spiking): needs a spiking network "
     "(credax.spiking.network, --model snn:...); other models are refused",
+    "latency_only": "trains time-to-first-spike layers (credax.spiking.LatencyDense): needs a "
+    "latency network (credax.spiking.latency_network, --model latency:...); other models are "
+    "refused",
     "bounded_activation": "acts on layers with bounded, increasing activations (tanh, sigmoid); "
     "a model without one is refused",
 }
@@ -331,6 +334,14 @@ _ENTRIES = [
         "calcium-based synapse: thresholds for depression and potentiation, bistable efficacy",
         "Graupner & Brunel 2012", diagnostics=("pre_rate", "post_rate", "mean_rho", "fraction_up"),
         traits={"spiking_only", "stochastic"}, in_default_run=False,
+    ),
+    RuleEntry(
+        "spike_latency", _latency.spike_latency, "Latency", "spiking", SUPERVISED,
+        "exact gradients of first-spike times (z-domain) plus a weight-sum cost",
+        "Mostafa 2017",
+        diagnostics=("silent_fraction", "causal_fraction", "below_threshold_fraction",
+                     "decision_time"),
+        traits={"latency_only"}, in_default_run=False,
     ),
     RuleEntry(
         "superspike", _superspike.superspike, "SuperSpike", "spiking", SUPERVISED,

@@ -68,6 +68,10 @@ def parse_model(spec: str) -> dict:
     """``mlp:40-256-256-10[:tanh]``, ``lenet[:relu]`` or ``snn:40-128-10[:current[:50]]``."""
     parts = spec.split(":")
     kind = parts[0]
+    if kind == "latency":
+        if len(parts) != 2:
+            raise UsageError(f"bad --model {spec!r}; expected latency:SIZES e.g. latency:40-100-10")
+        return {"kind": "latency", "sizes": _sizes(parts[1])}
     if kind == "snn":
         if len(parts) not in (2, 3, 4):
             raise UsageError(
@@ -99,8 +103,8 @@ def parse_model(spec: str) -> dict:
             raise UsageError(f"bad --model {spec!r}; expected lenet[:{'|'.join(ACTIVATIONS)}]")
         return {"kind": "lenet", "activation": act}
     raise UsageError(
-        f"unknown model {spec!r}; expected mlp:SIZES[:ACT], lenet[:ACT] or "
-        "snn:SIZES[:ENCODING[:STEPS]]"
+        f"unknown model {spec!r}; expected mlp:SIZES[:ACT], lenet[:ACT], "
+        "snn:SIZES[:ENCODING[:STEPS]] or latency:SIZES"
     )
 
 
@@ -111,6 +115,8 @@ def model_spec(model: dict) -> str:
     if model["kind"] == "snn":
         sizes = "-".join(map(str, model["sizes"]))
         return f"snn:{sizes}:{model['encoding']}:{model['steps']}"
+    if model["kind"] == "latency":
+        return f"latency:{'-'.join(map(str, model['sizes']))}"
     return f"lenet:{model['activation']}"
 
 
@@ -194,9 +200,13 @@ def default_rules(model: dict | None = None) -> str:
     def fits(e) -> bool:
         if model is None:
             return True
+        if model["kind"] == "latency":  # most rules refuse first-spike-time layers
+            return e.has("latency_only") or e.baseline
         if e.has("chain_only") and model["kind"] != "mlp":
             return False
-        return not (e.has("spiking_only") and model["kind"] != "snn")
+        return not (e.has("spiking_only") or e.has("latency_only")) or (
+            e.has("spiking_only") and model["kind"] == "snn"
+        )
 
     return ",".join(n for n, e in RULES.items() if e.in_default_run and fits(e))
 
@@ -234,7 +244,8 @@ def make_parser() -> argparse.ArgumentParser:
         default="mlp:40-256-256-10",
         help="mlp:SIZES[:ACT], lenet[:ACT] or snn:SIZES[:ENCODING[:STEPS]] (a spiking network: "
         "LIF hidden layers, dt 1 ms, tau_mem 10 ms, tau_syn 5 ms; ENCODING current (default), "
-        "poisson or latency; STEPS 50 by default)",
+        "poisson or latency; STEPS 50 by default) or latency:SIZES (time-to-first-spike "
+        "neurons, Mostafa 2017)",
     )
     r.add_argument("--seeds", type=int, default=8, help="init seeds")
     r.add_argument(
@@ -441,9 +452,15 @@ def check_spiking_rules(names: list[str], model: dict, spec: str) -> None:
             f"{', '.join(spiking)} need{'s' if len(spiking) == 1 else ''} a spiking network "
             f"(--model snn:IN-HIDDEN-...-OUT[:ENCODING[:STEPS]]), got --model {spec}"
         )
+    latency = [n for n in names if RULES[n].has("latency_only")]
+    if latency and model["kind"] != "latency":
+        raise UsageError(
+            f"{', '.join(latency)} need{'s' if len(latency) == 1 else ''} a time-to-first-spike "
+            f"network (--model latency:IN-HIDDEN-...-OUT), got --model {spec}"
+        )
     # Spike-timing rules (unsupervised) read their first layer's input as spikes.
     timing = [n for n in spiking if RULES[n].task != "supervised"]
-    if timing and model["encoding"] == "current":
+    if timing and model.get("encoding") == "current":
         raise UsageError(
             f"{', '.join(timing)} read{'s' if len(timing) == 1 else ''} input spikes: encode the "
             f"data as spikes (--model snn:...:poisson or :latency), got --model {spec}"

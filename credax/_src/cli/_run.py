@@ -140,7 +140,7 @@ def check_compatible(model: dict, x_shape: tuple, y: np.ndarray, dataset: str) -
     """Checks model against data; returns the per-example input shape the model gets."""
     regression = y.ndim == 2
     n_out = y.shape[1] if regression else int(y.max()) + 1
-    if model["kind"] in ("mlp", "snn"):
+    if model["kind"] in ("mlp", "snn", "latency"):
         n_in = math.prod(x_shape)
         if model["sizes"][0] != n_in:
             raise UsageError(
@@ -182,6 +182,12 @@ def build_model(cfg: dict, in_shape: tuple[int, ...], data_range: tuple[float, f
     from credax._src.nets import _build
     from credax._src.nets._layer import identity
 
+    if cfg["kind"] == "latency":
+        from credax._src.spiking import _latency
+
+        lo, hi = data_range
+        enc = _latency.LatencyEncode(lo=lo, hi=hi if hi > lo else lo + 1.0)
+        return lambda key: _latency.latency_network(cfg["sizes"], key=key, encode=enc)
     if cfg["kind"] == "snn":
         from credax._src.cli._config import SNN_MAX_RATE, SNN_READOUT_SCALE, SNN_WEIGHT_SCALE
         from credax._src.spiking import _encode
@@ -224,7 +230,7 @@ class Experiment:
             in_shape = check_compatible(config.model, xtr.shape[1:], ytr, config.dataset)
         except UsageError as e:
             fail(str(e))
-        if config.model["kind"] in ("mlp", "snn"):
+        if config.model["kind"] in ("mlp", "snn", "latency"):
             xtr, xte = xtr.reshape(len(xtr), -1), xte.reshape(len(xte), -1)
         elif in_shape[1:] != xtr.shape[2:]:
             xtr, xte = data._pad(xtr, in_shape[1]), data._pad(xte, in_shape[1])
