@@ -226,7 +226,7 @@ def home_model(rule_name: str, key, sizes=(5, 7, 6, N_CLASSES)):
 def make_latency(key, sizes=(5, 7, 6, N_CLASSES)):
     """A tiny time-to-first-spike network taking real inputs (5,) in [-2, 2]."""
     enc = credax.spiking.LatencyEncode(lo=-2.0, hi=2.0)
-    return credax.spiking.latency_network(list(sizes), key=key, encode=enc)
+    return credax.spiking.latency_network(list(sizes), key=key, encode=enc, weight_mean=0.5)
 
 
 def home_net(rule_name: str) -> str:

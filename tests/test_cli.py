@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import subprocess
@@ -478,7 +479,12 @@ def test_interrupted_run_says_what_was_saved(tmp_path):
     args = [sys.executable, "-m", "credax._src.cli", "run", "--rules", "bp,fa,dfa,usf",
             "--model", "mlp:40-8-10", "--epochs", "200", "--seeds", "16", "--block", "1",
             "--no-cache", "--out", str(out)]  # fmt: skip
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell's background job (as CI may start the suite) ignores SIGINT, and a child inherits
+    # that; a Python started with SIGINT ignored leaves it so. Ctrl-C is the default action.
+    restore = functools.partial(signal.signal, signal.SIGINT, signal.SIG_DFL)
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=restore
+    )
     deadline = time.time() + 240
     while time.time() < deadline and not (out / "bp" / "block_0.npz").exists():
         time.sleep(0.2)

@@ -386,6 +386,7 @@ class LatencyEncode(eqx.Module):
     hi: float = eqx.field(static=True)
     binarize: float | None = eqx.field(static=True)
     silent_below: float | None = eqx.field(static=True)
+    size: int | None = eqx.field(static=True)
 
     def __init__(
         self,
@@ -396,6 +397,7 @@ class LatencyEncode(eqx.Module):
         hi: float = 1.0,
         binarize: float | None = None,
         silent_below: float | None = None,
+        size: int | None = None,
     ):
         self.t_max = check_positive("t_max", t_max)
         self.tau_syn = check_positive("tau_syn", tau_syn)
@@ -410,12 +412,28 @@ class LatencyEncode(eqx.Module):
                 raise ValueError(f"expected {name} to be None or a number in [0, 1), got {v!r}")
         self.binarize = None if binarize is None else float(binarize)
         self.silent_below = None if silent_below is None else float(silent_below)
+        self.size = None if size is None else check_count("size", size)
+
+    @property
+    def in_shape(self) -> tuple[int, ...] | None:
+        """``(size,)``: the number of values of one example, when known (``latency_network``
+        sets it), so that credax checks batches before running the model."""
+        return None if self.size is None else (self.size,)
+
+    def sized(self, size: int) -> LatencyEncode:
+        """This encoder for examples of ``size`` values."""
+        kw = {k: getattr(self, k) for k in ("t_max", "tau_syn", "lo", "hi", "binarize")}
+        return LatencyEncode(silent_below=self.silent_below, size=size, **kw)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         x = jnp.asarray(x)
         if not jnp.issubdtype(x.dtype, jnp.number) or jnp.issubdtype(x.dtype, jnp.complexfloating):
             raise TypeError(f"LatencyEncode expects real intensities, got dtype {x.dtype}")
         x = jnp.reshape(x, (-1,)).astype(jnp.float32)
+        if self.size is not None and x.shape[0] != self.size:
+            raise ValueError(
+                f"LatencyEncode expects one example of {self.size} values, got {x.shape[0]}"
+            )
         if _concrete(x) and x.size and not np.all(np.isfinite(np.asarray(x))):
             raise ValueError("LatencyEncode expects finite intensities")
         u = jnp.clip((x - self.lo) / (self.hi - self.lo), 0.0, 1.0)
@@ -487,6 +505,10 @@ def latency_network(
         raise ValueError(f"expected sizes [n_in, ..., n_out] with at least 2 entries, got {sizes}")
     if encode is not None and not isinstance(encode, LatencyEncode):
         raise TypeError(f"expected encode to be a LatencyEncode or None, got {encode!r}"[:200])
+    if encode is not None:
+        if encode.size is not None and encode.size != sizes[0]:
+            raise ValueError(f"encode.size {encode.size} differs from the input size {sizes[0]}")
+        encode = encode.sized(sizes[0])
     keys = jax.random.split(as_key(key, "latency_network key"), len(sizes) - 1)
     layers: list = [] if encode is None else [encode]
     for n_in, n_out, k in zip(sizes[:-1], sizes[1:], keys):
@@ -569,7 +591,8 @@ def spike_latency(loss=None, *, weight_cost: float = 1.0) -> LearningRule:
 
     Returns:
         A ``LearningRule`` (supervised) with state ``credax.EmptyState``; its value is the
-        objective ``L + K·WSC``. Its diagnostics record per layer ``silent_fraction`` (of neurons
+        batch loss ``L`` (as every supervised rule's; the updates descend ``L + K·WSC``). Its
+        diagnostics record per layer ``silent_fraction`` (of neurons
         that do not fire, over the probe batch), ``causal_fraction`` (mean size of the causal
         sets of the neurons that fire, as a fraction of the layer's inputs),
         ``below_threshold_fraction`` (of neurons whose weights sum to at most ``ϑ``), and
@@ -603,13 +626,13 @@ def spike_latency(loss=None, *, weight_cost: float = 1.0) -> LearningRule:
 
     def objective(params, x, y):
         value = loss(forward(params, x), y)
-        return value + k * weight_sum_cost(params) if k else value
+        return (value + k * weight_sum_cost(params) if k else value), value
 
     def update_with_value(params, state, batch):
         x, y = supervised_batch(params, batch)
         latency_layers(params)
         _check_batch(params, x)
-        value, grads = eqx.filter_value_and_grad(objective)(params, x, y)
+        (_, value), grads = eqx.filter_value_and_grad(objective, has_aux=True)(params, x, y)
         return grads, state, value
 
     def diagnostics(params, state, batch):
