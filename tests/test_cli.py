@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import subprocess
@@ -476,15 +475,18 @@ def test_interrupted_run_says_what_was_saved(tmp_path):
     import time
 
     out = tmp_path / "run"
-    args = [sys.executable, "-m", "credax._src.cli", "run", "--rules", "bp,fa,dfa,usf",
+    # A shell's background job (as CI may start the suite) ignores SIGINT, and a child inherits
+    # that; a Python started with SIGINT ignored leaves it so. The child restores Ctrl-C's
+    # default action (KeyboardInterrupt) before running the command, as in a terminal.
+    start = (
+        "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "sys.argv = ['credax'] + sys.argv[1:]; runpy.run_module('credax._src.cli', "
+        "run_name='__main__')"
+    )
+    args = [sys.executable, "-c", start, "run", "--rules", "bp,fa,dfa,usf",
             "--model", "mlp:40-8-10", "--epochs", "200", "--seeds", "16", "--block", "1",
             "--no-cache", "--out", str(out)]  # fmt: skip
-    # A shell's background job (as CI may start the suite) ignores SIGINT, and a child inherits
-    # that; a Python started with SIGINT ignored leaves it so. Ctrl-C is the default action.
-    restore = functools.partial(signal.signal, signal.SIGINT, signal.SIG_DFL)
-    proc = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=restore
-    )
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 240
     while time.time() < deadline and not (out / "bp" / "block_0.npz").exists():
         time.sleep(0.2)
