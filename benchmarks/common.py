@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import platform
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -45,6 +46,25 @@ def _default(o):
     if isinstance(o, (np.floating, np.integer)):
         return o.item()
     raise TypeError(type(o))
+
+
+def peer_env(venv: str | Path, name: str, create: str, module: str | None = None) -> dict:
+    """A peer's virtual environment, probed: ``{"python", "version"}``, or ``{"missing"}`` /
+    ``{"failed", "stderr_tail"}`` with a printed line saying why (``create``: the command that
+    makes it). ``module`` is what must import (default ``name``, the distribution)."""
+    python = Path(venv) / "bin" / "python"
+    if not python.exists():
+        msg = f"{name} skipped: no virtual environment at {venv} (create it with: {create})"
+        print(msg, flush=True)
+        return {"missing": msg}
+    code = f"import {module or name}, importlib.metadata as m; print(m.version('{name}'))"
+    probe = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
+    if probe.returncode != 0:
+        tail = (probe.stderr.strip().splitlines() or ["(no output)"])[-1]
+        msg = f"{name} does not import in {venv}: {tail}"
+        print(msg, flush=True)
+        return {"failed": msg, "stderr_tail": probe.stderr[-2000:]}
+    return {"python": str(python), "version": probe.stdout.strip()}
 
 
 def machine_load(load_start: tuple[float, float, float], what: str = "rates") -> dict:

@@ -123,7 +123,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from common import RESULTS, environment, machine_load, source_sha256, write_json  # noqa: E402
+from common import RESULTS, environment, machine_load, peer_env, source_sha256, write_json  # noqa: E402
 
 import credax  # noqa: E402
 
@@ -813,22 +813,7 @@ def compare(a, b, membrane):
 
 
 def _peer(venv, name):
-    python = Path(venv) / "bin" / "python"
-    if not python.exists():
-        msg = f"{name} skipped: no virtual environment at {venv} (create it with: {CREATE[name]})"
-        print(msg, flush=True)
-        return {"missing": msg}
-    probe = subprocess.run(
-        [str(python), "-c", f"import {name}, importlib.metadata as m; print(m.version('{name}'))"],
-        capture_output=True,
-        text=True,
-    )
-    if probe.returncode != 0:
-        tail = (probe.stderr.strip().splitlines() or ["(no output)"])[-1]
-        msg = f"{name} does not import in {venv}: {tail}"
-        print(msg, flush=True)
-        return {"failed": msg, "stderr_tail": probe.stderr[-2000:]}
-    return {"python": str(python), "version": probe.stdout.strip()}
+    return peer_env(venv, name, CREATE[name])
 
 
 def run_peer(peer, script, tmp, tag, cfg):

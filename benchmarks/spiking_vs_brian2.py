@@ -117,7 +117,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import nir  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
-from common import RESULTS, environment, machine_load, significant, write_json  # noqa: E402
+from common import RESULTS, environment, machine_load, peer_env, significant, write_json  # noqa: E402
 
 import credax  # noqa: E402
 
@@ -245,26 +245,7 @@ def spike_file(path, x, weights):
 
 
 def _peer(venv, name, module):
-    python = Path(venv) / "bin" / "python"
-    if not python.exists():
-        msg = f"{name} skipped: no virtual environment at {venv} (create it with: {CREATE[name]})"
-        print(msg, flush=True)
-        return {"missing": msg}
-    probe = subprocess.run(
-        [
-            str(python),
-            "-c",
-            f"import {module}, importlib.metadata as m; print(m.version('{name}'))",
-        ],
-        capture_output=True,
-        text=True,
-    )
-    if probe.returncode != 0:
-        tail = (probe.stderr.strip().splitlines() or ["(no output)"])[-1]
-        msg = f"{name} does not import in {venv}: {tail}"
-        print(msg, flush=True)
-        return {"failed": msg}
-    return {"python": str(python), "version": probe.stdout.strip()}
+    return peer_env(venv, name, CREATE[name], module)
 
 
 def run_peer(peer, script, cfg_path, out_path):
