@@ -1,6 +1,7 @@
 """credax: biologically plausible credit-assignment rules for JAX."""
 
 from credax import data as data
+from credax import dendrites as dendrites
 from credax import hopfield as hopfield
 from credax import losses as losses
 from credax import metrics as metrics
@@ -12,6 +13,13 @@ from credax import train as train
 from credax._src.combine import MaskedState as MaskedState
 from credax._src.combine import chain as chain
 from credax._src.combine import masked as masked
+from credax._src.dendrites import BurstpropState as BurstpropState
+from credax._src.dendrites import MicrocircuitState as MicrocircuitState
+from credax._src.dendrites import SegregatedDendritesState as SegregatedDendritesState
+from credax._src.dendrites import burstprop as burstprop
+from credax._src.dendrites import dendritic_microcircuit as dendritic_microcircuit
+from credax._src.dendrites import dendritic_prediction as dendritic_prediction
+from credax._src.dendrites import segregated_dendrites as segregated_dendrites
 from credax._src.energy import equilibrium_propagation as equilibrium_propagation
 from credax._src.energy import predictive_coding as predictive_coding
 from credax._src.feedback._rules import DirectFeedbackAlignmentState as DirectFeedbackAlignmentState
@@ -62,12 +70,13 @@ from credax._src.target import balanced_inhibition_gradient as balanced_inhibiti
 from credax._src.target import difference_target_propagation as difference_target_propagation
 from credax._src.target import target_propagation as target_propagation
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 __all__ = [
     "AgrelState",
     "BCMState",
     "BalancedInhibitionState",
+    "BurstpropState",
     "DirectFeedbackAlignmentState",
     "EligibilityState",
     "EmptyState",
@@ -78,8 +87,10 @@ __all__ = [
     "KolenPollackState",
     "LearningRule",
     "MaskedState",
+    "MicrocircuitState",
     "NodePerturbationState",
     "ReinforceState",
+    "SegregatedDendritesState",
     "SignSymmetryState",
     "SuperSpikeState",
     "TargetPropagationState",
@@ -89,9 +100,13 @@ __all__ = [
     "backprop",
     "balanced_inhibition_gradient",
     "bcm",
+    "burstprop",
     "chain",
     "complete",
     "data",
+    "dendrites",
+    "dendritic_microcircuit",
+    "dendritic_prediction",
     "difference_target_propagation",
     "direct_feedback_alignment",
     "equilibrium_propagation",
@@ -115,6 +130,7 @@ __all__ = [
     "predictive_coding",
     "registry",
     "reinforce",
+    "segregated_dendrites",
     "sign_symmetry",
     "spike_latency",
     "spiking",

@@ -19,7 +19,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from credax._src import energy, local, perturbation, target
+from credax._src import dendrites, energy, local, perturbation, target
 from credax._src.batches import MODULATED, SUPERVISED, TASK_NAMES, UNSUPERVISED
 from credax._src.feedback import _rules as feedback
 from credax._src.rule import LearningRule, backprop
@@ -44,6 +44,12 @@ TRAITS: dict[str, str] = {
     "latency_only": "trains time-to-first-spike layers (credax.spiking.LatencyDense): needs a "
     "latency network (credax.spiking.latency_network, --model latency:...); other models are "
     "refused",
+    "output_only": "only the output layer learns (hidden somata receive no teacher), so hidden "
+    "layers' updates are zero",
+    "nudged": "learns from a finite nudge of the output somata, so even its output layer's "
+    "update is backprop's only in the limit of weak nudging",
+    "nonnegative_rates": "its units are firing rates: needs nonnegative activations "
+    "(jax.nn.sigmoid); other activations are refused",
     "bounded_activation": "acts on layers with bounded, increasing activations (tanh, sigmoid); "
     "a model without one is refused",
 }
@@ -80,6 +86,12 @@ FAMILIES: dict[str, Family] = {
             "spiking",
             "rules for spiking networks: surrogate gradients, spike timing, STDP",
             (0, (8, 2, 1, 2)),
+        ),
+        Family(
+            "dendrites",
+            "compartmental neurons: apical feedback, interneurons, plateaus and bursts gate "
+            "plasticity",
+            (0, (3, 1, 3, 1, 1, 1)),
         ),
     )
 }
@@ -168,6 +180,7 @@ _BIG = (
     "target_angle_dtp",
 )  # fmt: skip
 _EST = frozenset({"stochastic", "estimator"})
+_MC = dendrites.RECORDS
 
 # fmt: off
 _ENTRIES = [
@@ -353,6 +366,32 @@ _ENTRIES = [
         "SuperSpike with fixed random feedback (spiking feedback alignment)",
         "Zenke & Ganguli 2018", options={"feedback": "random"}, traits={"spiking_only"},
         in_default_run=False,
+    ),
+    RuleEntry(
+        "us", dendrites.dendritic_prediction, "U&S", "dendrites", SUPERVISED,
+        "basal synapses learn to predict the nudged somatic rate (output layer only)",
+        "Urbanczik & Senn 2014", diagnostics=("dendritic_error",),
+        traits={"chain_only", "output_only", "nudged"}, in_default_run=False,
+    ),
+    RuleEntry(
+        "microcircuit", dendrites.dendritic_microcircuit, "Microcircuit", "dendrites",
+        SUPERVISED,
+        "pyramidal and interneuron compartments; apical error after self-prediction",
+        "Sacramento et al. 2018", diagnostics=_MC, traits={"chain_only", "nudged"},
+        in_default_run=False,
+    ),
+    RuleEntry(
+        "segregated", dendrites.segregated_dendrites, "SegDend", "dendrites", SUPERVISED,
+        "forward and target phases, apical plateau differences, random feedback",
+        "Guerguiev et al. 2017", diagnostics=("plateau_forward", "plateau_difference"),
+        traits={"chain_only"}, in_default_run=False,
+    ),
+    RuleEntry(
+        "burstprop", dendrites.burstprop, "Burstprop", "dendrites", SUPERVISED,
+        "burst probability multiplexed with event rate carries the error",
+        "Payeur et al. 2021",
+        diagnostics=("burst_probability", "burst_average", "event_rate", "burst_error"),
+        traits={"chain_only", "nonnegative_rates"}, in_default_run=False,
     ),
 ]
 # fmt: on
