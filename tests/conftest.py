@@ -125,8 +125,13 @@ class Settings:
 # Weight-space estimators average 8 draws so that the learning test (1,443 weights, 150 Adam
 # steps) passes with a margin; finite differences at σ = 1e-3 turn float rounding (~1e-7) into
 # ~1e-4. TP's targets are only as good as its inverses, which must learn as fast as the forward
-# weights in 150 steps.
+# weights in 150 steps. The dendritic rules learn from differences of rates, φ(u) - φ(v̂) with
+# u - v̂ of the order of the nudging, divided by its gain: float32 rounding of φ (~1e-7) becomes
+# ~1e-4 of the update.
 SETTINGS = {
+    "microcircuit": Settings(tolerance=(2e-3, 2e-5)),
+    "burstprop": Settings(tolerance=(2e-3, 2e-5)),
+    "us": Settings(tolerance=(2e-3, 2e-5)),
     "kp": Settings(options={"feedback_lr": 0.1, "decay": 0.1}, exact={"decay": 0.0}),
     "wm": Settings(options={"mirror_batch": 4}),
     "wp": Settings(options={"n_perturbations": 8}, tolerance=(1e-3, 2e-4)),
@@ -158,12 +163,13 @@ NON_BP_RULES = [n for n in SUPERVISED_RULES if not RULES[n].baseline]
 # Rules whose output-layer update is backprop's exactly (supervised, not backprop itself, not
 # estimators nor rules that relax the network's activities first).
 EXACT_OUTPUT_RULES = [
-    n for n in NON_BP_RULES if not (RULES[n].has("estimator") or RULES[n].has("relaxes"))
+    n for n in NON_BP_RULES if not any(RULES[n].has(t) for t in ("estimator", "relaxes", "nudged"))
 ]
 # Rules that work on any layered model, and those that need a chain of Dense layers.
 # Rules for spiking layers run the contract on a spiking network (``NETS["snn"]``), those for
-# first-spike-time layers on a latency network (``NETS["latency"]``).
-OWN_MODEL_TRAITS = ("chain_only", "spiking_only", "latency_only")
+# first-spike-time layers on a latency network (``NETS["latency"]``), those of firing-rate units
+# on the MLP with sigmoid hidden units (``NETS["rates"]``).
+OWN_MODEL_TRAITS = ("chain_only", "spiking_only", "latency_only", "nonnegative_rates")
 ANY_MODEL_RULES = [n for n in RULES if not any(RULES[n].has(t) for t in OWN_MODEL_TRAITS)]
 SPIKING_RULES = with_trait("spiking_only")
 CHAIN_RULES = with_trait("chain_only")
@@ -187,6 +193,11 @@ def make_rule(name: str, loss=LOSS, *, exact: bool = False, **overrides) -> cred
 
 def make_mlp(key, sizes=(5, 7, 6, N_CLASSES), activation=jnp.tanh):
     return credax.nets.mlp(list(sizes), activation=activation, key=key)
+
+
+def make_rate_mlp(key, sizes=(5, 7, 6, N_CLASSES)):
+    """The MLP with sigmoid hidden units (nonnegative rates) and a linear output layer."""
+    return make_mlp(key, sizes, activation=jax.nn.sigmoid)
 
 
 def make_lenet(key):
@@ -219,7 +230,9 @@ def make_snn(key, sizes=(5, 7, 6, N_CLASSES)):
 def home_model(rule_name: str, key, sizes=(5, 7, 6, N_CLASSES)):
     """The model a registry-parametrised test gives ``rule_name``: the MLP, or the spiking
     network of the same sizes for rules of spiking layers."""
-    make = {"snn": make_snn, "latency": make_latency, "mlp": make_mlp}[home_net(rule_name)]
+    make = {"snn": make_snn, "latency": make_latency, "rates": make_rate_mlp, "mlp": make_mlp}[
+        home_net(rule_name)
+    ]
     return make(key, sizes)
 
 
@@ -234,12 +247,15 @@ def home_net(rule_name: str) -> str:
     latency one for rules of first-spike-time layers, else the MLP."""
     if RULES[rule_name].has("spiking_only"):
         return "snn"
+    if RULES[rule_name].has("nonnegative_rates"):
+        return "rates"
     return "latency" if RULES[rule_name].has("latency_only") else "mlp"
 
 
 NETS = {
     # name: (constructor(key), input shape of one example)
     "mlp": (make_mlp, (5,)),
+    "rates": (make_rate_mlp, (5,)),
     "lenet": (make_lenet, (1, 32, 32)),
     "convnet": (make_convnet, (2, 6, 6)),
     "snn": (make_snn, (5,)),

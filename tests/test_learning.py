@@ -39,6 +39,11 @@ def student(key):
     return credax.nets.mlp(list(SIZES), activation=jnp.tanh, key=key)
 
 
+def rate_student(key):
+    """The student with sigmoid hidden units (nonnegative firing rates)."""
+    return credax.nets.mlp(list(SIZES), activation=jax.nn.sigmoid, key=key)
+
+
 def spiking_student(key, encoding="current", weight_scale=2.0):
     """The student as a spiking network: the inputs as currents (or Poisson trains at up to
     500 Hz) over 10 steps of 1 ms, LIF hidden layers (τ_mem 2 ms), a leaky-integrator readout
@@ -62,6 +67,8 @@ def student_for(rule_name: str):
     entry = RULES[rule_name]
     if entry.has("latency_only"):
         return latency_student
+    if entry.has("nonnegative_rates"):
+        return rate_student
     if not entry.has("spiking_only"):
         return student
     if entry.task == credax.tasks.SUPERVISED:

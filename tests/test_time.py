@@ -484,7 +484,10 @@ def lambda_net(key):
     [
         n
         for n in RULES
-        if not any(RULES[n].has(t) for t in ("bounded_activation", "spiking_only", "latency_only"))
+        if not any(
+            RULES[n].has(t)
+            for t in ("bounded_activation", "spiking_only", "latency_only", "nonnegative_rates")
+        )
     ],
 )  # a linear layer beside a Lambda(tanh) has no bounded activation of its own, nor spikes
 @pytest.mark.filterwarnings("ignore:equilibrium_propagation. hidden layer 0's activation")

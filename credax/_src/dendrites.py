@@ -111,7 +111,10 @@ def _widths(chain: Chain) -> list[int]:
 def _check_shapes(rule: str, what: str, arrays, want: list[tuple], hint: str) -> None:
     got = [tuple(jnp.shape(a)) for a in arrays]
     if got != want:
-        raise ValueError(f"{rule}: expected {what} of shapes {want}, got {got}; {hint}")
+        raise ValueError(
+            f"{rule}: the rule state does not fit this rule and model: expected {what} of "
+            f"shapes {want}, got {got}; {hint}"
+        )
 
 
 # --- Urbanczik & Senn 2014 ------------------------------------------------------------------------
@@ -269,7 +272,8 @@ def _check_microcircuit_state(rule: str, chain: Chain, state: Any) -> None:
     counts = [tuple(jnp.shape(w))[:1] for w in state.to_interneurons]
     if counts != [(n[l + 1],) for l in hidden]:
         raise ValueError(
-            f"{rule}: expected one interneuron per pyramidal neuron of the layer above, "
+            f"{rule}: the rule state does not fit this rule and model: expected one interneuron "
+            "per pyramidal neuron of the layer above, "
             f"{[n[l + 1] for l in hidden]} in hidden layers 1..{len(n) - 1}, got "
             f"{[c[0] if c else None for c in counts]} (state.to_interneurons); {hint}"
         )
@@ -297,7 +301,7 @@ def _settle_steady(chain, state, x, r0, g_fn, o, lam):
         top = n_layers - 1
         u[top] = vb[top] - lam * g_fn(_rates(chain, top, vb[top])) if lam else vb[top]
         for l in range(n_layers - 2, -1, -1):
-            vib[l] = rates[l] @ state.to_interneurons[l].T + state.interneuron_bias[l]
+            vib[l] = rates[l] @ state.to_interneurons[l].T + state.interneuron_bias[l][None]
             ui[l] = (1 - o["lam_i"]) * vib[l] + o["lam_i"] * u[l + 1]
             td[l] = _rates(chain, l + 1, u[l + 1]) @ state.top_down[l].T
             va[l] = td[l] + _rates(chain, l + 1, ui[l]) @ state.from_interneurons[l].T
@@ -317,7 +321,7 @@ def _settle_continuous(chain, state, x, r0, a0, g_fn, o, lam):
     top = n_layers - 1
     u0 = list(a0)
     ui0 = [
-        (1 - o["lam_i"]) * (r0[l] @ state.to_interneurons[l].T + state.interneuron_bias[l])
+        (1 - o["lam_i"]) * (r0[l] @ state.to_interneurons[l].T + state.interneuron_bias[l][None])
         + o["lam_i"] * a0[l + 1]
         for l in range(n_layers - 1)
     ]
@@ -332,7 +336,7 @@ def _settle_continuous(chain, state, x, r0, a0, g_fn, o, lam):
         target[top] = vb[top] - lam * g_fn(_rates(chain, top, vb[top])) if lam else vb[top]
         vib, td, va, ui_target = [], [], [], []
         for l in range(n_layers - 1):
-            vib.append(rates[l] @ state.to_interneurons[l].T + state.interneuron_bias[l])
+            vib.append(rates[l] @ state.to_interneurons[l].T + state.interneuron_bias[l][None])
             ui_target.append((1 - o["lam_i"]) * vib[l] + o["lam_i"] * u[l + 1])
             td.append(rates[l + 1] @ state.top_down[l].T)
             va.append(td[l] + _rates(chain, l + 1, ui[l]) @ state.from_interneurons[l].T)
@@ -489,10 +493,10 @@ def dendritic_microcircuit(
     nudging: float = 0.1,
     apical_coupling: float = 0.8 / 1.9,
     interneuron_nudging: float = 0.8 / 1.9,
-    interneuron_lr: float = 0.05,
-    apical_lr: float = 0.05,
+    interneuron_lr: float = 0.1,
+    apical_lr: float = 0.02,
     symmetric_top_down: bool = False,
-    self_predicting_init: bool = False,
+    self_predicting_init: bool = True,
     continuous: bool = False,
     settle_iterations: int = 1,
     tau: float = 1.0,
@@ -558,7 +562,9 @@ def dendritic_microcircuit(
         apical_lr: ``η_PI`` > 0.
         symmetric_top_down: ``B_l = W_{l+1}ᵀ`` at every update (a reference; default fixed
             random Glorot-uniform ``B_l``, as the paper shows works).
-        self_predicting_init: start in the self-predicting state.
+        self_predicting_init: start in the self-predicting state (default: the state
+            :func:`microcircuit_self_prediction` learns); False starts from random ``W^IP`` and
+            ``W^PI = 0``, as the paper's first phase does (run that phase first).
         continuous: simulate the dynamics instead of solving the steady state.
         settle_iterations: steady-state sweeps (≥ 1).
         tau: ``τ`` > 0, the somatic time constant (continuous).
@@ -578,7 +584,7 @@ def dendritic_microcircuit(
     Examples:
         >>> import jax, jax.numpy as jnp, credax
         >>> net = credax.nets.mlp([4, 6, 3], activation=jnp.tanh, key=0)
-        >>> rule = credax.dendritic_microcircuit(credax.losses.mse, self_predicting_init=True)
+        >>> rule = credax.dendritic_microcircuit(credax.losses.mse)
         >>> state = rule.init(1, net)
         >>> [w.shape for w in state.to_interneurons]   # one interneuron per output neuron
         [(3, 6)]
