@@ -440,6 +440,12 @@ def check_chain_rules(names: list[str], model: dict, spec: str) -> None:
             f"{', '.join(chain)} need{'s' if len(chain) == 1 else ''} a chain of dense layers "
             f"with a hidden layer (--model mlp:IN-HIDDEN-...-OUT), got --model {spec}"
         )
+    rates = [n for n in names if RULES[n].has("nonnegative_rates")]
+    if rates and model.get("activation") not in ("sigmoid", "relu"):
+        raise UsageError(
+            f"{', '.join(rates)} need{'s' if len(rates) == 1 else ''} nonnegative firing rates: "
+            f"sigmoid (or relu) hidden units (--model mlp:SIZES:sigmoid), got --model {spec}"
+        )
 
 
 def check_spiking_rules(names: list[str], model: dict, spec: str) -> None:
