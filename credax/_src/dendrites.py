@@ -589,8 +589,8 @@ def dendritic_microcircuit(
         >>> [w.shape for w in state.to_interneurons]   # one interneuron per output neuron
         [(3, 6)]
         >>> rec = rule.diagnostics(net, state, (jnp.ones((2, 4)), jnp.zeros((2, 3))))
-        >>> float(rec["apical_mismatch"][0])   # the apical input is cancelled
-        0.0
+        >>> float(rec["apical_mismatch"][0]) < 1e-6   # the apical input is cancelled
+        True
 
     References:
         Sacramento, J., Ponte Costa, R., Bengio, Y. & Senn, W. (2018). Dendritic cortical
