@@ -235,6 +235,11 @@ class Compartments(NamedTuple):
 
 
 def _mc_options(nudging, apical_coupling, interneuron_nudging, settle_iterations, tau, dt, steps):
+    if check_positive("dt", dt) > check_positive("tau", tau):
+        raise ValueError(
+            f"expected dt <= tau (Euler steps of the somatic dynamics overshoot beyond it), got "
+            f"dt={dt} and tau={tau}"
+        )
     return dict(
         lam=_fraction("nudging", nudging),
         gamma=_fraction("apical_coupling", apical_coupling),
@@ -568,7 +573,7 @@ def dendritic_microcircuit(
         continuous: simulate the dynamics instead of solving the steady state.
         settle_iterations: steady-state sweeps (≥ 1).
         tau: ``τ`` > 0, the somatic time constant (continuous).
-        dt: ``dt`` > 0, the Euler step (continuous; stable for ``dt < 2τ``).
+        dt: ``dt`` in ``(0, τ]``, the Euler step (continuous).
         steps: Euler steps per presentation (continuous, ≥ 1).
         normalize: divide each layer's plasticity by its backprop-limit gain (above).
 
