@@ -801,18 +801,23 @@ class BurstpropState(NamedTuple):
     burst_average: tuple
 
 
+def _signed(layer) -> bool:
+    """Whether ``layer``'s activation takes negative values (probed on [-30, 30]; False when it
+    cannot be evaluated without the traced parameters)."""
+    probe = np.linspace(-30.0, 30.0, 61)
+    grid = np.broadcast_to(probe[:, None], (61, layer.out_shape[0]))
+    try:
+        with jax.ensure_compile_time_eval():
+            values = jax.vmap(layer.activation)(jnp.asarray(grid, layer.weight.dtype))
+            return bool(jnp.any(values < 0))
+    except jax.errors.ConcretizationTypeError:  # an activation with traced parameters
+        return False
+
+
 def _check_rates(chain: Chain) -> None:
     """Event rates are rates: every hidden layer's activation must be nonnegative."""
-    probe = np.linspace(-30.0, 30.0, 61)
     for l, layer in enumerate(chain.layers[:-1]):
-        grid = np.broadcast_to(probe[:, None], (61, layer.out_shape[0]))
-        try:
-            with jax.ensure_compile_time_eval():
-                values = jax.vmap(layer.activation)(jnp.asarray(grid, layer.weight.dtype))
-                negative = bool(jnp.any(values < 0))
-        except jax.errors.ConcretizationTypeError:  # an activation with traced parameters
-            continue
-        if negative:
+        if _signed(layer):
             raise ValueError(
                 f"{BURST}: expected nonnegative event rates, but layer {l}'s activation "
                 f"{getattr(layer.activation, '__name__', layer.activation)!r} gives negative "
@@ -859,9 +864,14 @@ def burstprop(
     ``h(e) = φ'(a)/φ(a)`` is the apical dendrite's nonlinearity (``1 - e`` for the logistic
     ``φ``, as in the paper), so that ``e ⊙ h(e) = φ'(a)``; ``σ`` the logistic function. For
     the squared error and ``β = 1`` the output is the paper's ``p̄(1 + (1 - e)(y - e))``. ``P̄`` is
-    the free phase's burst probability of the same input (default: what a moving average of
-    ``p`` converges to when teaching is sparse), or, with ``running_average=True``, the
-    moving average over presentations kept in the state (decay ``average_decay``).
+    the free phase's burst probability of the same input (default: the paper's ensemble model,
+    each input's burst probability without teaching), or, with ``running_average=True``, the
+    moving average over presentations kept in the state (decay ``average_decay``, starting at
+    ``σ(0) = 1/2``). The moving average works when the free-phase burst probability hardly
+    varies with the input, which in the paper its recurrent inhibition of the apical input
+    ensures; without it (below) the input-dependent part of ``p`` stays in ``B - P̄E`` and
+    swamps the teaching signal: measured in ``benchmarks/burstprop.py``, this mode does not
+    learn (MNIST-1D at chance).
 
     Backprop limit: with ``P̄ = p``, ``Y_l = W_{l+1}`` and small apical drive (``u → 0``), to
     first order in ``β``, ``b_l^t - b_l = σ'(u_l) ⊙ φ'(a_l) ⊙ Y_lᵀ (b_{l+1}^t - b_{l+1})``
@@ -873,7 +883,9 @@ def burstprop(
     The feedback ``Y`` is fixed random (Glorot-uniform, as feedback alignment) by default; with
     ``feedback_lr > 0`` it learns by the forward weights' own rule,
     ``ΔY_l = feedback_lr (ΔW_{l+1} - feedback_decay Y_l)`` (as the paper's learned-feedback
-    variant, which with decay brings ``Y`` into line with ``W``).
+    variant). With decay this brings ``Y`` into line with ``W`` when ``W`` takes the same plain
+    gradient steps with the same decay (the Kolen-Pollack condition: SGD at the same rate and
+    weight decay); under Adam it does not (``benchmarks/burstprop.py`` uses SGD for it).
 
     Deviations: rates, not spikes (the paper's spiking model is its other half); no recurrent
     inhibition of the burst probability; Dense layers only (the paper's conv nets are left for a
@@ -896,7 +908,8 @@ def burstprop(
         ``Dense`` layers with nonnegative activations (``jax.nn.sigmoid``). Its diagnostics
         record per layer (means over examples and units, teaching phase): ``burst_probability``
         (``p^t``), ``burst_average`` (``P̄`` in the state), ``event_rate`` (``e``) and
-        ``burst_error`` (``rms(b^t - P̄ e)``).
+        ``burst_error`` (``rms(b^t - P̄ e)``); the first three are NaN for an output layer whose
+        activation takes negative values (a linear readout has no rates).
 
     Examples:
         >>> import jax, jax.numpy as jnp, credax
@@ -1001,13 +1014,17 @@ def burstprop(
         return updates, BurstpropState(tuple(feedback), average), value
 
     def diagnostics(params, state, batch):
-        _, _, es, p_t, errors, _, _ = phases(params, state, batch)
-        return {
+        chain, _, es, p_t, errors, _, _ = phases(params, state, batch)
+        rec = {
             "burst_probability": jnp.stack([jnp.mean(p) for p in p_t]),
             "burst_average": jnp.stack([jnp.mean(a) for a in state.burst_average]),
             "event_rate": jnp.stack([jnp.mean(e) for e in es]),
             "burst_error": jnp.stack([_rms(err) for err in errors]),
         }
+        if _signed(chain.layers[-1]):  # a linear readout has no rates or burst probabilities
+            for k in ("burst_probability", "burst_average", "event_rate"):
+                rec[k] = rec[k].at[-1].set(jnp.nan)
+        return rec
 
     return make_rule(
         BURST, init, update_with_value=update, diagnostics=diagnostics, task=SUPERVISED,
