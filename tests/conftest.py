@@ -129,7 +129,9 @@ class Settings:
 # u - v̂ of the order of the nudging, divided by its gain: float32 rounding of φ (~1e-7) becomes
 # ~1e-4 of the update.
 SETTINGS = {
-    "microcircuit": Settings(tolerance=(2e-3, 2e-5)),
+    "microcircuit": Settings(
+        options={"interneuron_lr": 0.1, "apical_lr": 0.02}, tolerance=(2e-3, 2e-5)
+    ),  # interneurons that keep up with Adam 1e-2 on the small nets (the defaults suit wide ones)
     "burstprop": Settings(tolerance=(2e-3, 2e-5)),
     "us": Settings(tolerance=(2e-3, 2e-5)),
     "kp": Settings(options={"feedback_lr": 0.1, "decay": 0.1}, exact={"decay": 0.0}),

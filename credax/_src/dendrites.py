@@ -211,7 +211,7 @@ class MicrocircuitState(NamedTuple):
 
 class Compartments(NamedTuple):
     """The microcircuit's potentials over a presentation, each ``(B, T, ...)`` per layer
-    (``T = 1`` for the steady state), from :func:`microcircuit_compartments`.
+    (``T = 1`` for the steady state), as the microcircuit rules compute them.
 
     Attributes:
         inputs: layer ``l``'s input (the rates below), ``(B, T, n_{l-1})``, every layer.
@@ -361,8 +361,9 @@ def _microcircuit(rule, loss, o, *, symmetric_top_down, self_predicting_init, co
     :func:`microcircuit_self_prediction` (``teach=False``)."""
 
     def top_down_of(chain, state):
-        if symmetric_top_down:
-            return state._replace(top_down=tuple(layer.weight.T for layer in chain.layers[1:]))
+        if symmetric_top_down:  # B_l = W_{l+1}ᵀ and its mirror W^PI_l = -B_l
+            top_down = tuple(layer.weight.T for layer in chain.layers[1:])
+            return state._replace(top_down=top_down, from_interneurons=tuple(-b for b in top_down))
         return state
 
     def init(key, params):
@@ -477,9 +478,10 @@ def _microcircuit(rule, loss, o, *, symmetric_top_down, self_predicting_init, co
             rec["apical_mismatch"].append(_ratio(va, td))
             rec["self_prediction_error"].append(_ratio(free.interneuron_basal[l] - above, above))
             rec["interneuron_mismatch"].append(_ratio(r_i - r_above, r_above))
-        if teach:
+        if teach:  # the label's part of the apical potential: nudged minus free, same sweeps
             _, _, c, _ = settle(params, state, x, y, o["lam"])
-            rec["apical_error"] = [_rms(v) for v in c.apical]
+            _, _, c0, _ = settle(params, state, x, None, 0.0)
+            rec["apical_error"] = [_rms(v - v0) for v, v0 in zip(c.apical, c0.apical)]
         return {k: jnp.stack(v) for k, v in rec.items() if v or k != "apical_error"}
 
     return make_rule(
@@ -498,8 +500,8 @@ def dendritic_microcircuit(
     nudging: float = 0.1,
     apical_coupling: float = 0.8 / 1.9,
     interneuron_nudging: float = 0.8 / 1.9,
-    interneuron_lr: float = 0.1,
-    apical_lr: float = 0.02,
+    interneuron_lr: float = 0.02,
+    apical_lr: float = 0.01,
     symmetric_top_down: bool = False,
     self_predicting_init: bool = True,
     continuous: bool = False,
@@ -563,10 +565,20 @@ def dendritic_microcircuit(
             0.8/1.9.
         interneuron_nudging: ``λ_I`` in ``(0, 1)``, the interneurons' somatic coupling to the
             pyramidal neurons above (default 0.8/1.9, the paper's ``g_som/(g_L+g_D+g_som)``).
-        interneuron_lr: ``η_IP`` > 0.
-        apical_lr: ``η_PI`` > 0.
-        symmetric_top_down: ``B_l = W_{l+1}ᵀ`` at every update (a reference; default fixed
-            random Glorot-uniform ``B_l``, as the paper shows works).
+        interneuron_lr: ``η_IP`` ≥ 0 (0 holds ``W^IP`` fixed). ``W^IP`` must track ``W_{l+1}``
+            as it learns: its step is about ``η_IP λ_I`` times the mismatch, so with SGD at
+            rate ``η`` on the (normalized) forward updates, ``η_IP`` of the order of
+            ``η/(λ λ_I)`` keeps up; a lagging ``W^IP`` leaves apical input that the
+            normalization magnifies. The paper's plain delta rule is stable only while
+            ``η_IP λ_I φ'² λ_max(⟨r_l r_lᵀ⟩) < 2``: wide layers need small rates (the default
+            0.02 is stable at 256 units; 0.05 diverged there, measured in
+            ``benchmarks/dendrites_vs_big.py``), small ones allow larger.
+        apical_lr: ``η_PI`` ≥ 0 (0 holds ``W^PI`` fixed, as in the paper's MNIST run).
+        symmetric_top_down: ``B_l = W_{l+1}ᵀ`` and ``W^PI_l = -B_l`` at every update (a
+            non-local reference for the backprop limit: ``W^PI`` would otherwise lag behind a
+            ``B`` that moves with ``W``, and the uncancelled top-down input, divided by the
+            gain, would pose as an error); default fixed random Glorot-uniform ``B_l``, as the
+            paper shows works, with ``W^PI`` learned.
         self_predicting_init: start in the self-predicting state (default: the state
             :func:`microcircuit_self_prediction` learns); False starts from random ``W^IP`` and
             ``W^PI = 0``, as the paper's first phase does (run that phase first).
@@ -583,8 +595,9 @@ def dendritic_microcircuit(
         ``apical_potential`` (``rms v_A``), ``apical_mismatch`` (``rms v_A / rms B r_{l+1}``:
         0 when interneurons cancel the top-down input), ``self_prediction_error``
         (``rms(v̂^I_l - v̂_{l+1}) / rms(v̂_{l+1})``), ``interneuron_mismatch``
-        (``rms(φ(u^I_l) - r_{l+1}) / rms(r_{l+1})``); and ``apical_error``, ``rms v_A`` with
-        the output nudged (the error each layer receives).
+        (``rms(φ(u^I_l) - r_{l+1}) / rms(r_{l+1})``); and ``apical_error``, the label's part of
+        the apical potential, ``rms(v_A - v_A^free)`` (nudged minus free, the error each layer
+        receives; against ``apical_potential``, what the interneurons fail to cancel).
 
     Examples:
         >>> import jax, jax.numpy as jnp, credax
@@ -610,8 +623,8 @@ def dendritic_microcircuit(
         symmetric_top_down=check_flag("symmetric_top_down", symmetric_top_down),
         self_predicting_init=check_flag("self_predicting_init", self_predicting_init),
         continuous=check_flag("continuous", continuous),
-        interneuron_lr=check_positive("interneuron_lr", interneuron_lr),
-        apical_lr=check_positive("apical_lr", apical_lr),
+        interneuron_lr=check_positive("interneuron_lr", interneuron_lr, allow_zero=True),
+        apical_lr=check_positive("apical_lr", apical_lr, allow_zero=True),
         normalize=check_flag("normalize", normalize),
         teach=True,
     )  # fmt: skip
@@ -621,8 +634,8 @@ def microcircuit_self_prediction(
     *,
     apical_coupling: float = 0.8 / 1.9,
     interneuron_nudging: float = 0.8 / 1.9,
-    interneuron_lr: float = 0.05,
-    apical_lr: float = 0.05,
+    interneuron_lr: float = 0.02,
+    apical_lr: float = 0.01,
     symmetric_top_down: bool = False,
     self_predicting_init: bool = False,
     continuous: bool = False,
@@ -660,8 +673,8 @@ def microcircuit_self_prediction(
         symmetric_top_down=check_flag("symmetric_top_down", symmetric_top_down),
         self_predicting_init=check_flag("self_predicting_init", self_predicting_init),
         continuous=check_flag("continuous", continuous),
-        interneuron_lr=check_positive("interneuron_lr", interneuron_lr),
-        apical_lr=check_positive("apical_lr", apical_lr),
+        interneuron_lr=check_positive("interneuron_lr", interneuron_lr, allow_zero=True),
+        apical_lr=check_positive("apical_lr", apical_lr, allow_zero=True),
         normalize=True,
         teach=False,
     )  # fmt: skip
