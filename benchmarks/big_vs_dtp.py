@@ -47,7 +47,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
-from common import RESULTS, band, environment, mean_sd, write_json  # noqa: E402
+from common import RESULTS, band, environment, fashion_mnist_flat, mean_sd, write_json  # noqa: E402
 
 import credax  # noqa: E402
 
@@ -77,19 +77,6 @@ def readout_only(loss, params_like):
     return credax.masked(credax.backprop(loss), mask)
 
 
-def load_data(train_size: int):
-    try:
-        credax.data.load("mnist", "test")
-        mnist = "available"
-    except Exception as e:  # noqa: BLE001 - any failure is reported, not fatal
-        mnist = f"not run: {type(e).__name__}: {str(e).splitlines()[0][:200]}"
-    xtr, ytr = credax.data.load("fashion_mnist", "train")
-    xte, yte = credax.data.load("fashion_mnist", "test")
-    xtr = xtr.reshape(len(xtr), -1)[:train_size]
-    ytr = ytr[:train_size]
-    return (xtr, ytr), (xte.reshape(len(xte), -1), yte), mnist
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=10)
@@ -111,7 +98,7 @@ def main(argv=None):
         if getattr(args, k) < 1:
             p.error(f"--{k.replace('_', '-')} must be >= 1")
 
-    train, test, mnist = load_data(args.train_size)
+    train, test, mnist = fashion_mnist_flat(args.train_size)
     w = args.width
     sizes = [784, w, w, w, w, 10]
 

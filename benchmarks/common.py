@@ -156,3 +156,20 @@ def sweep_rules(names, build_fit, n_seeds, *, seed=0, log=print):
         secs = time.perf_counter() - t0
         log(f"  {name}: {secs:.1f} s")
         yield name, hist, secs
+
+
+def fashion_mnist_flat(train_size: int):
+    """Fashion-MNIST as flat vectors (the first ``train_size`` training images, the whole test
+    set), and whether MNIST itself could be loaded (it needs TFDS to download): ``(train, test,
+    mnist_status)``."""
+    import credax
+
+    try:
+        credax.data.load("mnist", "test")
+        mnist = "available"
+    except Exception as e:  # noqa: BLE001 - any failure is reported, not fatal
+        mnist = f"not run: {type(e).__name__}: {str(e).splitlines()[0][:200]}"
+    xtr, ytr = credax.data.load("fashion_mnist", "train")
+    xte, yte = credax.data.load("fashion_mnist", "test")
+    train = (xtr.reshape(len(xtr), -1)[:train_size], ytr[:train_size])
+    return train, (xte.reshape(len(xte), -1), yte), mnist
