@@ -568,11 +568,14 @@ def dendritic_microcircuit(
         interneuron_lr: ``η_IP`` ≥ 0 (0 holds ``W^IP`` fixed). ``W^IP`` must track ``W_{l+1}``
             as it learns: its step is about ``η_IP λ_I`` times the mismatch, so with SGD at
             rate ``η`` on the (normalized) forward updates, ``η_IP`` of the order of
-            ``η/(λ λ_I)`` keeps up; a lagging ``W^IP`` leaves apical input that the
-            normalization magnifies. The paper's plain delta rule is stable only while
-            ``η_IP λ_I φ'² λ_max(⟨r_l r_lᵀ⟩) < 2``: wide layers need small rates (the default
-            0.02 is stable at 256 units; 0.05 diverged there, measured in
-            ``benchmarks/dendrites_vs_big.py``), small ones allow larger.
+            ``η/(λ λ_I)`` keeps up for the top hidden layer (population ``l`` needs
+            ``η/(λ_I g_{l+1})``, ``g`` the layer's gain above: one rate matches one layer); a
+            lagging ``W^IP`` leaves apical input that the normalization magnifies. The paper's
+            plain delta rule is stable only while ``η_IP λ_I φ'² λ_max(⟨r_l r_lᵀ⟩) < 2``: wide
+            layers need small rates (the default 0.02 is stable at 256 units; 0.05 diverged
+            there, measured in ``benchmarks/dendrites_vs_big.py``), so tracking and stability
+            together cap the forward SGD rate (about 0.05 on MNIST-1D with 256 tanh units,
+            ``benchmarks/microcircuit.py``); under Adam the interneurons lag.
         apical_lr: ``η_PI`` ≥ 0 (0 holds ``W^PI`` fixed, as in the paper's MNIST run).
         symmetric_top_down: ``B_l = W_{l+1}ᵀ`` and ``W^PI_l = -B_l`` at every update (a
             non-local reference for the backprop limit: ``W^PI`` would otherwise lag behind a
