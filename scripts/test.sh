@@ -6,4 +6,4 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
-exec .venv/bin/python -m pytest -n 2 -q credax tests README.md "$@"
+exec .venv/bin/python -m pytest -n 2 --dist worksteal -q credax tests README.md "$@"
