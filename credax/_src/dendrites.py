@@ -235,7 +235,8 @@ class Compartments(NamedTuple):
 
 
 def _mc_options(nudging, apical_coupling, interneuron_nudging, settle_iterations, tau, dt, steps):
-    if check_positive("dt", dt) > check_positive("tau", tau):
+    tau, dt = check_positive("tau", tau), check_positive("dt", dt)
+    if dt > tau:
         raise ValueError(
             f"expected dt <= tau (Euler steps of the somatic dynamics overshoot beyond it), got "
             f"dt={dt} and tau={tau}"
@@ -245,8 +246,8 @@ def _mc_options(nudging, apical_coupling, interneuron_nudging, settle_iterations
         gamma=_fraction("apical_coupling", apical_coupling),
         lam_i=_fraction("interneuron_nudging", interneuron_nudging, one=False),
         iterations=check_count("settle_iterations", settle_iterations),
-        tau=check_positive("tau", tau),
-        dt=check_positive("dt", dt),
+        tau=tau,
+        dt=dt,
         steps=check_count("steps", steps),
     )
 
@@ -372,9 +373,10 @@ def _microcircuit(rule, loss, o, *, symmetric_top_down, self_predicting_init, co
         keys = jax.random.split(_own(key), 2 * (len(n) - 1))
         dtype = chain.layers[0].weight.dtype
         hidden = range(len(n) - 1)
-        top_down = tuple(glorot_uniform(keys[2 * l], (n[l], n[l + 1]), dtype) for l in hidden)
         if symmetric_top_down:
             top_down = tuple(layer.weight.T for layer in chain.layers[1:])
+        else:
+            top_down = tuple(glorot_uniform(keys[2 * l], (n[l], n[l + 1]), dtype) for l in hidden)
         if self_predicting_init:
             to_i = tuple(layer.weight for layer in chain.layers[1:])
             bias = tuple(
@@ -421,18 +423,20 @@ def _microcircuit(rule, loss, o, *, symmetric_top_down, self_predicting_init, co
     def plasticity(params, chain, state, c, lam):
         n_layers = len(chain.layers)
         b, t = c.soma[0].shape[:2]
-        gain = gains(n_layers, lam)
-        deltas = [
-            -(_rates(chain, l, c.soma[l]) - _rates(chain, l, c.basal[l])) / (gain[l] * b * t)
-            for l in range(n_layers)
-        ]
-        updates = local_updates(params, c.inputs, deltas) if lam else zeros_like(params)
+        if lam:
+            gain = gains(n_layers, lam)
+            deltas = [
+                -(_rates(chain, l, c.soma[l]) - _rates(chain, l, c.basal[l])) / (gain[l] * b * t)
+                for l in range(n_layers)
+            ]
+            updates = local_updates(params, c.inputs, deltas)
+        else:  # no teacher: the forward weights are held (the first phase)
+            updates = zeros_like(params)
         to_i, bias, from_i = [], [], []
         for l in range(n_layers - 1):
             # W^IP: the interneuron's dendrite predicts its (nudged) soma.
-            e = _rates(chain, l + 1, c.interneuron[l]) - _rates(
-                chain, l + 1, c.interneuron_basal[l]
-            )
+            r_i = _rates(chain, l + 1, c.interneuron[l])
+            e = r_i - _rates(chain, l + 1, c.interneuron_basal[l])
             to_i.append(
                 state.to_interneurons[l]
                 + interneuron_lr * jnp.einsum("bti,btj->ij", e, c.rates[l]) / (b * t)
@@ -441,7 +445,6 @@ def _microcircuit(rule, loss, o, *, symmetric_top_down, self_predicting_init, co
                 state.interneuron_bias[l] + interneuron_lr * jnp.sum(e, axis=(0, 1)) / (b * t)
             )
             # W^PI: interneurons silence the apical dendrite (v_rest = 0).
-            r_i = _rates(chain, l + 1, c.interneuron[l])
             from_i.append(
                 state.from_interneurons[l]
                 - apical_lr * jnp.einsum("bti,btj->ij", c.apical[l], r_i) / (b * t)
@@ -984,8 +987,9 @@ def burstprop(
         )
         tr = trace(params, x)
         es, top = list(tr.outputs), len(n) - 1
-        hs = [
-            _dendritic_gain(layer, a, e) for layer, a, e in zip(chain.layers, tr.preactivations, es)
+        hs = [  # the apical nonlinearity of the hidden layers (the output has no apical input)
+            _dendritic_gain(layer, a, e)
+            for layer, a, e in zip(chain.layers[:-1], tr.preactivations, es)
         ]
         g, value = _per_example_grad(loss, chain, es[top], y)
         p, p_t, b, b_t = ([None] * len(n) for _ in range(4))
